@@ -1,0 +1,46 @@
+import { open, readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { checkRange, type ByteSource } from '../weights/byte-source.js';
+import type { DirectoryReader } from '../weights/safetensors.js';
+
+/**
+ * A local file read by ranges. Each read opens, reads and closes the file, so a source needs no
+ * dispose and many sources (one per shard or checkpoint) never exhaust file descriptors.
+ */
+export async function fileSource(path: string, name = basename(path)): Promise<ByteSource> {
+  const { size } = await stat(path);
+  return {
+    name,
+    size,
+    async read(offset, length, signal) {
+      signal?.throwIfAborted();
+      checkRange({ name, size }, offset, length);
+      const bytes = new Uint8Array(length);
+      const handle = await open(path, 'r');
+      try {
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await handle.read(bytes, done, length - done, offset + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        if (done !== length) checkRange({ name, size: offset + done }, offset, length);
+      } finally {
+        await handle.close();
+      }
+      signal?.throwIfAborted();
+      return bytes;
+    },
+  };
+}
+
+/** A DirectoryReader over the local file system, for `openDiffusersShards`. */
+export const fileDirectoryReader: DirectoryReader = {
+  readText: (path) => readTextFile(path),
+  open: (path) => fileSource(path),
+};
+
+/** Reads a small text file (index JSON, config, tokenizer) as UTF-8. */
+export function readTextFile(path: string): Promise<string> {
+  return readFile(path, 'utf8');
+}
