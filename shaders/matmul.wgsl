@@ -1,0 +1,144 @@
+// Y = X · Wᵀ (+ bias) (epilogue), X [M, K] activations, W [N, K] weights in any storage format.
+// Rows of X and Y may be gathered/scattered by segment (joint text+image sequences: a stream's
+// rows land at an offset inside each batch item's joint rows). Each invocation computes a 4×4
+// block; with USE_SHARED the workgroup stages K-tiles of both operands in workgroup memory (GPUs);
+// without it every invocation reads global memory directly (CPU emulation, where barriers cost
+// more than they save: BASELINES.md).
+
+override WG_X: u32 = 16u;
+override WG_Y: u32 = 16u;
+override TILE_K: u32 = 16u;
+override USE_SHARED: bool = true;
+override W_FORMAT: u32 = 0u;
+// 0: none, 1: GELU-tanh, 2: gate · y + residual, 3: SiLU.
+override EPILOGUE: u32 = 0u;
+override HAS_BIAS: bool = false;
+
+const TM: u32 = 4u;
+const TN: u32 = 4u;
+
+@group(0) @binding(0) var<storage, read> x: array<act>;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> scales: array<u32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> gate: array<act>;
+@group(0) @binding(5) var<storage, read> residual: array<act>;
+@group(0) @binding(6) var<storage, read_write> y: array<act>;
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  x_stride: u32,
+  x_col: u32,
+  x_seg: u32,
+  x_seg_rows: u32,
+  x_seg_off: u32,
+  y_stride: u32,
+  y_col: u32,
+  y_seg: u32,
+  y_seg_rows: u32,
+  y_seg_off: u32,
+  gate_seg: u32,
+  gate_stride: u32,
+  gate_col: u32,
+  res_stride: u32,
+};
+@group(0) @binding(7) var<uniform> params: Params;
+
+var<workgroup> tile_x: array<f32, WG_Y * TM * TILE_K>;
+var<workgroup> tile_w: array<f32, WG_X * TN * TILE_K>;
+
+// Row r of a segmented operand: segments of `seg` rows sit `seg_rows` apart, starting at `off`.
+fn seg_row(r: u32, seg: u32, seg_rows: u32, off: u32) -> u32 {
+  return (r / seg) * seg_rows + off + r % seg;
+}
+
+fn load_x(row: u32, col: u32) -> f32 {
+  if (row >= params.m || col >= params.k) { return 0.0; }
+  let r = seg_row(row, params.x_seg, params.x_seg_rows, params.x_seg_off);
+  return f32(x[r * params.x_stride + params.x_col + col]);
+}
+
+fn load_w(row: u32, col: u32) -> f32 {
+  if (row >= params.n || col >= params.k) { return 0.0; }
+  let i = row * params.k + col;
+  switch W_FORMAT {
+    case 1u: { return f16_bits_to_f32(half_of(w[i >> 1u], i)); }
+    case 2u: { return bf16_bits_to_f32(half_of(w[i >> 1u], i)); }
+    case 3u: { return q8_of(w[i >> 2u], i) * bitcast<f32>(scales[row]); }
+    case 4u: {
+      let g = row * (params.k / 32u) + col / 32u;
+      return q4_of(w[i >> 3u], i) * f16_bits_to_f32(half_of(scales[g >> 1u], g));
+    }
+    default: { return bitcast<f32>(w[i]); }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row0 = (wg.y * WG_Y + lid.y) * TM;
+  let col0 = (wg.x * WG_X + lid.x) * TN;
+  var acc: array<f32, 16>;
+  for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+
+  if (USE_SHARED) {
+    let threads = WG_X * WG_Y;
+    let flat = lid.y * WG_X + lid.x;
+    let tile_rows_x = WG_Y * TM;
+    let tile_rows_w = WG_X * TN;
+    let base_row = wg.y * tile_rows_x;
+    let base_col = wg.x * tile_rows_w;
+    for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
+      for (var e = flat; e < tile_rows_x * TILE_K; e += threads) {
+        tile_x[e] = load_x(base_row + e / TILE_K, k0 + e % TILE_K);
+      }
+      for (var e = flat; e < tile_rows_w * TILE_K; e += threads) {
+        tile_w[e] = load_w(base_col + e / TILE_K, k0 + e % TILE_K);
+      }
+      workgroupBarrier();
+      for (var kk = 0u; kk < TILE_K; kk++) {
+        var a: array<f32, 4>;
+        var b: array<f32, 4>;
+        for (var i = 0u; i < TM; i++) { a[i] = tile_x[(lid.y * TM + i) * TILE_K + kk]; }
+        for (var j = 0u; j < TN; j++) { b[j] = tile_w[(lid.x * TN + j) * TILE_K + kk]; }
+        for (var i = 0u; i < TM; i++) {
+          for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]); }
+        }
+      }
+      workgroupBarrier();
+    }
+  } else {
+    if (row0 >= params.m || col0 >= params.n) { return; }
+    for (var kk = 0u; kk < params.k; kk++) {
+      var a: array<f32, 4>;
+      var b: array<f32, 4>;
+      for (var i = 0u; i < TM; i++) { a[i] = load_x(row0 + i, kk); }
+      for (var j = 0u; j < TN; j++) { b[j] = load_w(col0 + j, kk); }
+      for (var i = 0u; i < TM; i++) {
+        for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]); }
+      }
+    }
+  }
+
+  for (var i = 0u; i < TM; i++) {
+    let row = row0 + i;
+    if (row >= params.m) { break; }
+    let out_row = seg_row(row, params.y_seg, params.y_seg_rows, params.y_seg_off);
+    for (var j = 0u; j < TN; j++) {
+      let col = col0 + j;
+      if (col >= params.n) { break; }
+      var v = acc[i * TN + j];
+      if (HAS_BIAS) { v += bias[col]; }
+      if (EPILOGUE == 1u) {
+        v = gelu_tanh(v);
+      } else if (EPILOGUE == 2u) {
+        let g = f32(gate[(row / params.gate_seg) * params.gate_stride + params.gate_col + col]);
+        v = f32(residual[row * params.res_stride + col]) + g * v;
+      } else if (EPILOGUE == 3u) {
+        v = silu(v);
+      }
+      y[out_row * params.y_stride + params.y_col + col] = act(v);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { GraphBuilder } from '../../src/graph/builder.js';
+import { compileGraph } from '../../src/graph/compile.js';
+import type { Precision } from '../../src/kernels/contract.js';
+import type { GpuTensor, StorageFormat } from '../../src/tensor/tensor.js';
+import { alignUp } from '../../src/tensor/tensor.js';
+import { recordGpuRun, type TestGpu } from './gpu.js';
+
+/** Uploads a weight from raw element bytes (already in `format`) and optional scales bytes. */
+export function uploadWeight(gpu: TestGpu, label: string, shape: readonly number[], format: StorageFormat, bytes: Uint8Array, scales?: { shape: readonly number[]; format: StorageFormat; bytes: Uint8Array }): GpuTensor {
+  const buffer = gpu.ctx.createBuffer(label, alignUp(bytes.byteLength, 4), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
+  gpu.ctx.write(buffer, 0, padTo4(bytes));
+  const tensor: GpuTensor = { buffer, offset: 0, shape, format, label };
+  if (!scales) return tensor;
+  return { ...tensor, scales: uploadWeight(gpu, `${label}.scales`, scales.shape, scales.format, scales.bytes) };
+}
+
+export function f32Weight(gpu: TestGpu, label: string, shape: readonly number[], data: Float32Array): GpuTensor {
+  return uploadWeight(gpu, label, shape, 'f32', new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
+function padTo4(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteLength % 4 === 0) return bytes;
+  const out = new Uint8Array(alignUp(bytes.byteLength, 4));
+  out.set(bytes);
+  return out;
+}
+
+/**
+ * Records a graph with `build`, compiles it, fills its inputs, runs it once and reads its
+ * outputs back as f32 (the test path; models use the same compile and run).
+ */
+export async function runGraph(
+  gpu: TestGpu,
+  name: string,
+  build: (b: GraphBuilder) => void,
+  inputs: Readonly<Record<string, Float32Array | Uint32Array | Int32Array>>,
+  precision: Precision = 'f32',
+): Promise<Record<string, Float32Array>> {
+  const b = new GraphBuilder(gpu.ctx.caps, precision, true);
+  build(b);
+  const graph = await compileGraph(gpu.ctx, gpu.cache, b);
+  try {
+    for (const [key, data] of Object.entries(inputs)) gpu.ctx.write(graph.input(key).buffer, 0, data);
+    graph.run();
+    const out: Record<string, Float32Array> = {};
+    for (const [key, t] of [...graph.outputs, ...graph.taps]) {
+      const bytes = await gpu.ctx.read(t.buffer, t.offset, t.shape.reduce((p, d) => p * d, 1) * 4);
+      out[key] = new Float32Array(bytes);
+    }
+    recordGpuRun(name);
+    return out;
+  } finally {
+    graph.dispose();
+  }
+}
