@@ -25,7 +25,7 @@ export interface ProtoField {
 
 /** Buffered sequential access: small reads are served from one window of `chunk` bytes. */
 export class WindowReader {
-  private window = new Uint8Array(0);
+  private window: Uint8Array = new Uint8Array(0);
   private windowStart = 0;
 
   constructor(
