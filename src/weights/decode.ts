@@ -54,12 +54,10 @@ export function f32ToF16(value: number): number {
   return sign | (((exponent + 15) << 10) + mantissa);
 }
 
-function roundHalfEven(x: number): number {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
+/** Round to nearest, ties to even (numpy's and PyTorch's rule; Math.round sends x.5 up). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Decodes F32/F16/BF16 little-endian element bytes into a new Float32Array. */
