@@ -1,0 +1,93 @@
+import { describe, it } from 'vitest';
+import { attention, seq } from '../../../src/kernels/attention.js';
+import { expectClose } from '../../reference/compare.js';
+import { randomArray } from '../../reference/random.js';
+import { testGpu } from '../../setup/gpu.js';
+import { runGraph } from '../../setup/run-graph.js';
+
+/** softmax(scale·QKᵀ + bias, causal) V in float64; q,k,v packed [B, L, 3·heads·dh]. */
+function attentionRef(qkv: Float32Array, B: number, L: number, heads: number, dh: number, scale: number, causal: boolean, bias?: Float32Array): Float64Array {
+  const W = heads * dh;
+  const out = new Float64Array(B * L * W);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < L; i++) {
+        const s = new Float64Array(L);
+        let max = -Infinity;
+        for (let j = 0; j < L; j++) {
+          if (causal && j > i) { s[j] = -Infinity; continue; }
+          let dot = 0;
+          for (let d = 0; d < dh; d++) dot += (qkv[(b * L + i) * 3 * W + h * dh + d] as number) * (qkv[(b * L + j) * 3 * W + W + h * dh + d] as number);
+          s[j] = dot * scale + (bias ? (bias[(h * L + i) * L + j] as number) : 0);
+          max = Math.max(max, s[j] as number);
+        }
+        let sum = 0;
+        for (let j = 0; j < L; j++) { s[j] = Math.exp((s[j] as number) - max); sum += s[j] as number; }
+        for (let d = 0; d < dh; d++) {
+          let acc = 0;
+          for (let j = 0; j < L; j++) acc += (s[j] as number) * (qkv[(b * L + j) * 3 * W + 2 * W + h * dh + d] as number);
+          out[(b * L + i) * W + h * dh + d] = acc / sum;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// f32 dot products over dh terms of inputs in [-2, 2] carry ~sqrt(dh)·1e-7 of rounding each.
+const tolerance = (dh: number) => ({ atol: dh > 128 ? 1e-5 : 2e-6, rtol: 1e-5 });
+
+describe('attention', () => {
+  const cases: [number, number, number, number, boolean, boolean][] = [
+    // batch, length, heads, head dim, causal, bias
+    [1, 1, 1, 64, false, false],
+    [2, 77, 2, 64, false, false],
+    [3, 33, 3, 8, true, false],
+    [1, 45, 2, 32, false, true],
+    [2, 19, 1, 512, false, false],
+    [1, 77, 2, 64, true, false],
+    [1, 20, 1, 100, false, false],
+  ];
+  for (const [B, L, heads, dh, causal, withBias] of cases) {
+    it(`matches the f64 reference for B=${B}, L=${L}, heads=${heads}, dh=${dh}${causal ? ', causal' : ''}${withBias ? ', bias' : ''}`, async () => {
+      const gpu = await testGpu();
+      const W = heads * dh;
+      const qkv = randomArray(B * L * 3 * W, L * 31 + dh, -2, 2);
+      const bias = withBias ? randomArray(heads * L * L, 5, -3, 3) : undefined;
+      const scale = withBias ? 1 : 1 / Math.sqrt(dh);
+      const out = await runGraph(gpu, `attention ${B}x${L}x${heads}x${dh}`, (b) => {
+        const x = b.input('qkv', [B, L, 3 * W]);
+        const biasValue = bias ? b.input('bias', [heads, L, L], 'f32') : null;
+        b.output('o', attention(b, { q: seq(x, 0), k: seq(x, W), v: seq(x, 2 * W), batch: B, heads, headDim: dh, qLen: L, kvLen: L, scale, causal, bias: biasValue }));
+      }, bias ? { qkv, bias } : { qkv });
+      expectClose(out.o!, attentionRef(qkv, B, L, heads, dh, scale, causal, bias), tolerance(dh), 'attention', [B, L, heads, dh]);
+    });
+  }
+
+  it('reads a stream inside a joint sequence and writes rows at an offset', async () => {
+    const gpu = await testGpu();
+    const [B, Lc, Lx, heads, dh] = [2, 5, 12, 2, 64];
+    const L = Lc + Lx;
+    const W = heads * dh;
+    const qkv = randomArray(B * L * 3 * W, 77);
+    const out = await runGraph(gpu, 'attention joint', (b) => {
+      const x = b.input('qkv', [B, L, 3 * W]);
+      const o = b.temp([B, L, W], 'joint out');
+      // Queries of the image stream only (rows Lc..L), keys over the whole joint sequence.
+      attention(b, {
+        q: { value: x, rowsPerBatch: L, rowOffset: Lc, rowStride: 3 * W, col: 0 },
+        k: seq(x, W), v: seq(x, 2 * W), batch: B, heads, headDim: dh, qLen: Lx, kvLen: L, scale: 0.125,
+        out: { value: o, rowsPerBatch: L, rowOffset: Lc, rowStride: W, col: 0 },
+      });
+      b.output('o', o);
+    }, { qkv });
+    const ref = attentionRef(qkv, B, L, heads, dh, 0.125, false);
+    const got = out.o!;
+    const pick = (a: ArrayLike<number>) => Float64Array.from({ length: B * Lx * W }, (_, i) => {
+      const b = Math.floor(i / (Lx * W));
+      const r = i % (Lx * W);
+      return a[b * L * W + Lc * W + r] as number;
+    });
+    expectClose(pick(got), pick(ref), tolerance(dh), 'joint attention rows');
+  });
+});
