@@ -1,0 +1,49 @@
+import { describe, it } from 'vitest';
+import { rmsNorm } from '../../../src/kernels/rms-norm.js';
+import { expectClose } from '../../reference/compare.js';
+import { randomArray } from '../../reference/random.js';
+import { testGpu } from '../../setup/gpu.js';
+import { f32Weight, runGraph } from '../../setup/run-graph.js';
+
+function rmsRef(x: Float32Array, rows: number, width: number, cols: number, group: number, segment: number, w?: Float32Array): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < cols; g += group) {
+      let sq = 0;
+      for (let c = g; c < g + group; c++) sq += (x[r * width + c] as number) ** 2;
+      const inv = 1 / Math.sqrt(sq / group + 1e-6);
+      for (let c = g; c < g + group; c++) {
+        const weight = w ? (w[Math.floor(c / segment) * group + (c % group)] as number) : 1;
+        out[r * cols + c] = (x[r * width + c] as number) * inv * weight;
+      }
+    }
+  }
+  return out;
+}
+
+const TOL = { atol: 1e-5, rtol: 1e-5 };
+
+describe('rms_norm', () => {
+  it('QK-norm normalises each 64-wide head of q and k with its own weight, leaving v out', async () => {
+    const gpu = await testGpu();
+    const [rows, H] = [37, 192];
+    const x = randomArray(rows * 3 * H, 1, -3, 3);
+    const w = randomArray(128, 2, 0.5, 1.5);
+    const out = await runGraph(gpu, 'rms_norm qk', (b) => {
+      b.output('y', rmsNorm(b, b.input('qkv', [rows, 3 * H]), { weight: f32Weight(gpu, 'ln_qk', [128], w), group: 64, segment: H, cols: 2 * H, eps: 1e-6 }));
+    }, { qkv: x });
+    expectClose(out.y!, rmsRef(x, rows, 3 * H, 2 * H, 64, H, w), TOL, 'qk norm');
+  });
+
+  for (const [rows, width] of [[1, 1], [5, 64], [77, 333], [3, 4096]] as const) {
+    it(`whole-row RMS norm with weight matches the reference for ${rows}x${width}`, async () => {
+      const gpu = await testGpu();
+      const x = randomArray(rows * width, width);
+      const w = randomArray(width, 3);
+      const out = await runGraph(gpu, `rms_norm ${rows}x${width}`, (b) => {
+        b.output('y', rmsNorm(b, b.input('x', [rows, width]), { weight: f32Weight(gpu, 'g', [width], w), group: width, eps: 1e-6 }));
+      }, { x });
+      expectClose(out.y!, rmsRef(x, rows, width, width, width, width, w), TOL, 'rms norm');
+    });
+  }
+});
