@@ -141,7 +141,7 @@ export class GpuContext {
     const chunk = 64 * 1024 * 1024;
     for (let at = 0; at < bytes.byteLength; at += chunk) {
       const piece = bytes.subarray(at, Math.min(bytes.byteLength, at + chunk));
-      this.device.queue.writeBuffer(buffer, offset + at, piece);
+      this.device.queue.writeBuffer(buffer, offset + at, piece as Uint8Array<ArrayBuffer>);
     }
   }
 

@@ -57,6 +57,16 @@ export class CompiledGraph {
     }
   }
 
+  /** Encodes dispatch `index` alone (profiling: one pass per dispatch). */
+  encodeDispatch(pass: GPUComputePassEncoder, index: number): void {
+    this.assertLive();
+    const d = this.dispatches[index];
+    if (!d) throw new RangeError(`dispatch ${index} of ${this.dispatches.length}`);
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+  }
+
   /** Encodes the whole graph in one pass and submits it. */
   run(step = 0): void {
     this.ctx.assertUsable();

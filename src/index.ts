@@ -1,0 +1,21 @@
+// mmdit-webgpu: the platform-neutral engine (browsers and any WebGPU host). Re-exports only.
+export * from './gpu/errors.js';
+export { GpuContext, type AcquireOptions } from './gpu/device.js';
+export type { DeviceCaps } from './gpu/features.js';
+export type { EngineLimits } from './gpu/limits.js';
+export { MemoryTracker } from './gpu/memory.js';
+export { Profiler, type KernelTiming } from './gpu/profiler.js';
+export { BufferPool } from './gpu/buffer-pool.js';
+export { PipelineCache } from './kernels/pipeline-cache.js';
+export type { KernelSpec, Precision, Variant, WgslModule } from './kernels/contract.js';
+export { GraphBuilder, type Value } from './graph/builder.js';
+export { compileGraph } from './graph/compile.js';
+export { CompiledGraph } from './graph/compiled-graph.js';
+export { linear, type LinearOptions, type MatmulEpilogue } from './kernels/matmul.js';
+export { unary, binary } from './kernels/elementwise.js';
+export { attention, seq, type SeqOperand, type AttentionOptions } from './kernels/attention.js';
+export { layerNorm, layerNormModulate } from './kernels/layer-norm.js';
+export { rmsNorm } from './kernels/rms-norm.js';
+export type { GpuTensor, StorageFormat } from './tensor/tensor.js';
+export { readTensor } from './tensor/read.js';
+export { runSelfCheck, type SelfCheckResult } from './selfcheck.js';

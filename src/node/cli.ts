@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+import { MmditError } from '../gpu/errors.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+/** Commands load lazily so `info` does not pay for the converter and the verifier. */
+const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
+  info: { summary: 'show the WebGPU adapter, features and limits', load: async () => (await import('./commands/info.js')).runInfo },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: mmdit-webgpu <command> [options]\n\ncommands:\n${lines.join('\n')}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  return (await command.load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof MmditError) console.error(`${error.name}: ${error.message}`);
+    else console.error(error);
+    process.exitCode = error instanceof MmditError ? 1 : 70;
+  },
+);

@@ -1,0 +1,4 @@
+// mmdit-webgpu/node: everything of the universal entry plus Dawn, files and the CLI's pieces.
+export * from '../index.js';
+export { createNodeGpu, SWIFTSHADER_ICD, type NodeGpu, type NodeGpuOptions } from './dawn.js';
+export { fileSource } from './file-source.js';
