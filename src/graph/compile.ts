@@ -30,7 +30,7 @@ export async function compileGraph(ctx: GpuContext, cache: PipelineCache, graph:
   for (const value of graph.values) {
     checkLimit('maxStorageBufferBindingSize', valueBytes(value, precision), maxBinding, `graph value "${value.label}" ${JSON.stringify(value.shape)}`);
   }
-  const variants = graph.ops.map((op) => op.spec.variant(op.args, ctx.caps, precision));
+  const variants = graph.ops.map((op) => op.spec.variant(op.args, graph.caps, precision));
   const plans = graph.ops.map((op, i) => op.spec.plan(op.args, variants[i]!));
   const kernels = await Promise.all(graph.ops.map((op, i) => cache.get(op.spec, variants[i]!)));
 
