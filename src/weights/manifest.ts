@@ -141,10 +141,14 @@ function validateComponent(v: Validator, json: unknown, at: string): void {
   const c = v.object(json, at);
   v.object(c['config'], `${at}.config`);
   let total = 0;
-  v.array(c['shards'], `${at}.shards`).forEach((shard, i) => {
+  const shards = v.array(c['shards'], `${at}.shards`);
+  shards.forEach((shard, i) => {
     const s = v.object(shard, `${at}.shards[${i}]`);
     v.relativePath(s['file'], `${at}.shards[${i}].file`);
-    total += v.integer(s['bytes'], `${at}.shards[${i}].bytes`, 1);
+    const bytes = v.integer(s['bytes'], `${at}.shards[${i}].bytes`, 1);
+    // Pieces of a tensor split at shard boundaries must stay 4-byte aligned for writeBuffer.
+    if (i < shards.length - 1 && bytes % BINDING_ALIGNMENT !== 0) v.fail(`${at}.shards[${i}].bytes`, `must be a multiple of ${BINDING_ALIGNMENT} (all shards but the last), got ${bytes}`);
+    total += bytes;
     if (typeof s['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(s['sha256'])) v.fail(`${at}.shards[${i}].sha256`, 'must be 64 lower-case hex digits');
   });
   const ranges: [number, number, string][] = [];
