@@ -3,6 +3,8 @@ import { compileGraph } from '../../src/graph/compile.js';
 import type { Precision } from '../../src/kernels/contract.js';
 import type { GpuTensor, StorageFormat } from '../../src/tensor/tensor.js';
 import { alignUp } from '../../src/tensor/tensor.js';
+import { toHalf } from '../../src/tensor/half.js';
+import { readTensor } from '../../src/tensor/read.js';
 import { recordGpuRun, type TestGpu } from './gpu.js';
 
 /** Uploads a weight from raw element bytes (already in `format`) and optional scales bytes. */
@@ -40,13 +42,14 @@ export async function runGraph(
   build(b);
   const graph = await compileGraph(gpu.ctx, gpu.cache, b);
   try {
-    for (const [key, data] of Object.entries(inputs)) gpu.ctx.write(graph.input(key).buffer, 0, data);
+    for (const [key, data] of Object.entries(inputs)) {
+      const t = graph.input(key);
+      // Activations of an f16 graph are f16: convert float inputs on the way in.
+      gpu.ctx.write(t.buffer, 0, t.format === 'f16' && data instanceof Float32Array ? toHalf(data) : data);
+    }
     graph.run();
     const out: Record<string, Float32Array> = {};
-    for (const [key, t] of [...graph.outputs, ...graph.taps]) {
-      const bytes = await gpu.ctx.read(t.buffer, t.offset, t.shape.reduce((p, d) => p * d, 1) * 4);
-      out[key] = new Float32Array(bytes);
-    }
+    for (const [key, t] of [...graph.outputs, ...graph.taps]) out[key] = await readTensor(gpu.ctx, t);
     recordGpuRun(name);
     return out;
   } finally {
