@@ -55,11 +55,13 @@ export class ShardServer {
     this.peakActive = Math.max(this.peakActive, this.active);
     res.on('close', () => this.active--);
     const match = /bytes=(\d+)-(\d*)/.exec(range);
-    let body = file;
+    // A Buffer view, not a Uint8Array: http copies plain Uint8Arrays, which would show up as
+    // memory of the client in the loader's measurements (both live in one process).
+    let body: Buffer = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
     if (match && !fault.noRange) {
       const start = Number(match[1]);
       const end = match[2] ? Number(match[2]) + 1 : file.byteLength;
-      body = file.subarray(start, end);
+      body = body.subarray(start, end);
       res.writeHead(206, { 'content-length': body.byteLength, 'content-range': `bytes ${start}-${end - 1}/${file.byteLength}` });
     } else {
       res.writeHead(200, { 'content-length': body.byteLength });
