@@ -1,6 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { checkRange, type ByteSource } from '../weights/byte-source.js';
+import type { ExternalReader } from '../weights/onnx.js';
 import type { DirectoryReader } from '../weights/safetensors.js';
 
 /**
@@ -43,4 +44,18 @@ export const fileDirectoryReader: DirectoryReader = {
 /** Reads a small text file (index JSON, config, tokenizer) as UTF-8. */
 export function readTextFile(path: string): Promise<string> {
   return readFile(path, 'utf8');
+}
+
+/** ONNX external data read from files beside the model (`openOnnx(src, { readExternal })`). */
+export function externalDataReader(modelPath: string): ExternalReader {
+  const dir = dirname(modelPath);
+  const sources = new Map<string, Promise<ByteSource>>();
+  return async (location, offset, length, signal) => {
+    let src = sources.get(location);
+    if (!src) {
+      src = fileSource(join(dir, location), location);
+      sources.set(location, src);
+    }
+    return (await src).read(offset, length, signal);
+  };
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileFormatError } from '../../../src/gpu/errors.js';
-import { fileSource } from '../../../src/node/file-source.js';
+import { externalDataReader, fileSource } from '../../../src/node/file-source.js';
 import { blobSource, bytesSource, httpSource, readAll } from '../../../src/weights/byte-source.js';
 
 const data = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff);
@@ -107,5 +107,19 @@ describe('httpSource', () => {
     const src = await httpSource(`${base}/sized`, { size: 1000 });
     expect(src.size).toBe(1000);
     expect(seen.length).toBe(before);
+  });
+});
+
+describe('externalDataReader', () => {
+  it('reads ranges of files beside the model', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mmdit-external-'));
+    try {
+      await writeFile(path.join(dir, 'weights.bin'), data);
+      const read = externalDataReader(path.join(dir, 'model.onnx'));
+      expect(await read('weights.bin', 10, 4)).toEqual(data.subarray(10, 14));
+      await expect(read('weights.bin', 999, 4)).rejects.toThrow(/weights\.bin: truncated/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
