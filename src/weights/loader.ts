@@ -123,13 +123,15 @@ export async function loadShards(options: LoadShardsOptions): Promise<LoadResult
     return undefined;
   };
 
+  // One clock for the whole load, so shards in flight together still make ≤ 10 events/s;
+  // a shard's completion is always reported.
+  let lastEmit = 0;
   const fromNetwork = async (job: Job, url: string, signal: AbortSignal): Promise<Uint8Array> => {
-    let last = 0;
     const progress = (n: number, final = false): void => {
       done.set(job, n);
       const now = Date.now();
-      if (!final && now - last < throttle) return;
-      last = now;
+      if (!final && (now - lastEmit < throttle || n === job.entry.bytes)) return;
+      lastEmit = now;
       emit({ phase: 'download', component: job.component, shard: job.index, file: job.entry.file, loadedBytes: loaded(), totalBytes, shardLoadedBytes: n, shardTotalBytes: job.entry.bytes, fromCache: false });
     };
     const bytes = options.readShard

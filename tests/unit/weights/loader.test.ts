@@ -165,3 +165,14 @@ describe('loadShards over HTTP', () => {
     expect(server.requests.length).toBe(0);
   });
 });
+
+describe('progress throttling', () => {
+  it('emits at most one in-progress event per interval across shards, plus each completion', async () => {
+    const { promise, events } = load({ throttleMs: 60_000 });
+    await promise;
+    const downloads = events.filter((e) => e.phase === 'download');
+    const partial = downloads.filter((e) => e.shardLoadedBytes < e.shardTotalBytes);
+    expect(partial.length).toBeLessThanOrEqual(1);
+    expect(downloads.filter((e) => e.shardLoadedBytes === e.shardTotalBytes).length).toBe(allShards().length);
+  });
+});
