@@ -53,6 +53,17 @@ export function endTokenIndices(ids: ArrayLike<number>, batch: number, tokens: n
 }
 
 /**
+ * The CLIP text encoder of a checkpoint under canonical names with its configuration, every tensor
+ * checked (missing, unexpected, mis-shaped → CheckpointError naming the checkpoint key). No GPU work.
+ */
+export function openClipCheckpoint(source: TensorSource, o: ClipKeyOptions & ClipOverrides = {}): { canonical: TensorSource; config: ClipConfig } {
+  const canonical = canonicalClipSource(source, o);
+  const config = deriveClipConfig(canonical.source.tensors, o, canonical.modelHint);
+  checkClipTensors(canonical.source.tensors, config, canonical.describe);
+  return { canonical: canonical.source, config };
+}
+
+/**
  * A CLIP text encoder on the GPU: weights uploaded once, one compiled graph per (batch, tokens,
  * outputs) reused across prompts. Loading checks the checkpoint completely before any upload.
  */
@@ -69,10 +80,8 @@ export class ClipTextEncoder implements Disposable {
   ) {}
 
   static async load(ctx: GpuContext, cache: PipelineCache, source: TensorSource, o: LoadClipOptions = {}): Promise<ClipTextEncoder> {
-    const canonical = canonicalClipSource(source, o);
-    const config = deriveClipConfig(canonical.source.tensors, o, canonical.modelHint);
-    checkClipTensors(canonical.source.tensors, config, canonical.describe);
-    const weights = await uploadWeights(ctx, canonical.source, undefined, o.signal ? { signal: o.signal } : {});
+    const { canonical, config } = openClipCheckpoint(source, o);
+    const weights = await uploadWeights(ctx, canonical, undefined, o.signal ? { signal: o.signal } : {});
     return new ClipTextEncoder(ctx, cache, config, weights, o.precision ?? 'f32');
   }
 

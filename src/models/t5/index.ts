@@ -44,6 +44,17 @@ export interface T5Encoding {
 const RESIDENT = ['embed_tokens.weight', 'relative_attention_bias.weight', 'final_layer_norm.weight'];
 
 /**
+ * The T5 encoder of a checkpoint under canonical names with its configuration, every tensor
+ * checked (missing, unexpected, mis-shaped → CheckpointError naming the checkpoint key). No GPU work.
+ */
+export function openT5Checkpoint(source: TensorSource, o: T5KeyOptions & T5Overrides = {}): { canonical: TensorSource; config: T5Config } {
+  const canonical = canonicalT5Source(source, o);
+  const config = deriveT5Config(canonical.source.tensors, o);
+  checkT5Tensors(canonical.source.tensors, config, canonical.describe);
+  return { canonical: canonical.source, config };
+}
+
+/**
  * The T5 encoder on the GPU, always computing in f32. Whole: all weights resident, one compiled
  * graph per (batch, tokens). Sequential: a graph per block per call, the block's weights uploaded
  * just before and released right after it runs.
@@ -64,12 +75,10 @@ export class T5TextEncoder implements Disposable {
   ) {}
 
   static async load(ctx: GpuContext, cache: PipelineCache, source: TensorSource, o: LoadT5Options = {}): Promise<T5TextEncoder> {
-    const canonical = canonicalT5Source(source, o);
-    const config = deriveT5Config(canonical.source.tensors, o);
-    checkT5Tensors(canonical.source.tensors, config, canonical.describe);
+    const { canonical, config } = openT5Checkpoint(source, o);
     const sequential = Boolean(o.sequential);
-    const weights = await uploadWeights(ctx, canonical.source, sequential ? RESIDENT : undefined, o.signal ? { signal: o.signal } : {});
-    return new T5TextEncoder(ctx, cache, config, canonical.source, weights, sequential);
+    const weights = await uploadWeights(ctx, canonical, sequential ? RESIDENT : undefined, o.signal ? { signal: o.signal } : {});
+    return new T5TextEncoder(ctx, cache, config, canonical, weights, sequential);
   }
 
   async encode(ids: ArrayLike<number>, o: EncodeT5Options = {}): Promise<T5Encoding> {
