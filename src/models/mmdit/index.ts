@@ -122,6 +122,38 @@ function checkShape(c: MmditConfig, s: DenoiserShape): void {
   if (typeof s.cfg !== 'boolean') throw new InvalidArgumentError('cfg', 'true or false', s.cfg);
 }
 
+/** Shapes of one forward call's tensors in the checkpoint's layout (MODEL_SPEC §3). */
+export interface ForwardInputShapes {
+  readonly x: readonly number[];
+  readonly t: readonly number[];
+  readonly context: readonly number[];
+  readonly y: readonly number[];
+}
+
+/**
+ * MODEL_SPEC §3.7: checks a forward call's tensors against the configuration before any GPU work
+ * and returns the compile shape; errors name the tensor, the value and the allowed range.
+ */
+export function checkForwardInputs(c: MmditConfig, s: ForwardInputShapes): DenoiserShape {
+  const dims = (name: string, shape: readonly number[], rank: number, what: string) => {
+    if (shape.length !== rank || shape.some((d) => !Number.isInteger(d) || d < 1)) throw new InvalidArgumentError(`${name} shape`, what, shape);
+  };
+  dims('x', s.x, 4, '[B, C, Hl, Wl]');
+  dims('t', s.t, 1, '[B]');
+  dims('context', s.context, 3, '[B, L, D]');
+  dims('y', s.y, 2, '[B, A]');
+  const [batch, channels, latentHeight, latentWidth] = s.x as [number, number, number, number];
+  if (channels !== c.inChannels) throw new InvalidArgumentError('x channels (dim 1)', `${c.inChannels} (from x_embedder.proj.weight)`, channels);
+  if (s.context[2] !== c.contextDim) throw new InvalidArgumentError('context width (dim 2)', `${c.contextDim} (from context_embedder.weight)`, s.context[2]);
+  if (s.y[1] !== c.pooledDim) throw new InvalidArgumentError('y width (dim 1)', `${c.pooledDim} (from y_embedder.mlp.0.weight)`, s.y[1]);
+  for (const [name, shape] of [['t', s.t], ['context', s.context], ['y', s.y]] as const) {
+    if (shape[0] !== batch) throw new InvalidArgumentError(`${name} batch (dim 0)`, `${batch}, the batch of x`, shape[0]);
+  }
+  const shape: DenoiserShape = { batch, latentHeight, latentWidth, contextLength: s.context[1] as number, cfg: false };
+  checkShape(c, shape);
+  return shape;
+}
+
 /**
  * The denoiser compiled for one shape. Inputs are GPU tensors in the checkpoint's layout
  * (latent NCHW `[batch, C, Hl, Wl]` f32; context `[B, L, D]`, pooled `[B, A]` with B the forward
