@@ -1,196 +1,212 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GpuContext } from '../gpu/device.js';
-import { CheckpointError, FileFormatError } from '../gpu/errors.js';
+import { CheckpointError, FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { compileGraph } from '../graph/compile.js';
-import type { PipelineCache } from '../kernels/pipeline-cache.js';
-import { ClipTextEncoder, type ClipModel } from '../models/clip/index.js';
+import { type ClipConfig, type ClipModel, ClipTextEncoder, type ClipOverrides, openClipCheckpoint } from '../models/clip/index.js';
 import { assembleConditioning } from '../models/conditioning.js';
-import { bucketMatrix, T5TextEncoder } from '../models/t5/index.js';
-import { elementCount, type GpuTensor } from '../tensor/tensor.js';
-import { openSafetensors } from '../weights/safetensors.js';
-import { fileSource } from './file-source.js';
+import { bucketMatrix, openT5Checkpoint, type T5Config, T5TextEncoder, type T5Overrides } from '../models/t5/index.js';
+import { readTensor } from '../tensor/read.js';
+import type { GpuTensor } from '../tensor/tensor.js';
+import { parseManifest, resolveRelative } from '../weights/manifest.js';
+import { manifestSource } from '../weights/manifest-source.js';
+import { openDiffusersShards, openSafetensors } from '../weights/safetensors.js';
+import type { TensorSource } from '../weights/tensor-source.js';
+import { fileDirectoryReader, fileSource } from './file-source.js';
+import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type VectorCase, type VectorTensor, type VerifyRunOptions } from './verify.js';
 
 /**
- * Runners for the text kinds of a reference vector set (`clip_l`, `clip_g`, `t5`, `conditioning`;
- * TEXT_VAE_SPEC.md §7): each loads the case's weights, runs the engine on its inputs and returns
- * every output and intermediate next to its expected values and tolerance.
+ * verify runners of the text kinds (TEXT_VAE_SPEC.md §7): `clip_l`, `clip_g` (sequence, both
+ * pooled rules, last hidden state, end-token index, embeddings and every layer), `t5` (sequence,
+ * buckets, position bias, embeddings, every block) and `conditioning` (the assembly from the
+ * encoders' stored outputs, exact). The encoders take their architecture from the weights; the
+ * index `configs` supply only what shapes cannot show (CLIP heads, activation, eps; T5 max distance).
  */
 
-export interface VectorTensor {
-  readonly file: string;
-  readonly shape: readonly number[];
-  readonly dtype: 'float32' | 'int32' | 'uint8';
-  readonly maxAbs?: number;
-}
-
-export interface VectorCase {
-  readonly name: string;
-  readonly kind: string;
-  readonly config: string;
-  readonly weights: string | null;
-  readonly inputs: Readonly<Record<string, VectorTensor>>;
-  readonly outputs: Readonly<Record<string, VectorTensor>>;
-  readonly intermediates?: Readonly<Record<string, VectorTensor>>;
-  readonly tolerance: { readonly maxAbs: number };
-}
-
-export interface TensorCheck {
-  readonly name: string;
-  readonly role: 'output' | 'intermediate';
-  readonly got: Float32Array;
-  readonly expected: Float32Array;
-  /** The tolerance that applies (the entry's own maxAbs, else the case's). */
-  readonly maxAbs: number;
-}
-
-export interface CaseRun {
-  readonly tensors: readonly TensorCheck[];
-}
-
-export interface VerifyGpu {
-  readonly ctx: GpuContext;
-  readonly cache: PipelineCache;
-}
-
-export type TextCaseRunner = (gpu: VerifyGpu, c: VectorCase, dir: string) => Promise<CaseRun>;
-
 type ConfigRecord = Readonly<Record<string, unknown>>;
+type TextComponent = 'clip_l' | 'clip_g' | 't5';
 
-const indexConfigs = new Map<string, Promise<Readonly<Record<string, ConfigRecord>>>>();
+/** Relative-L2 limits for replaced quantised/f16 weights (ISSUE_NOTES, issue 4: "any other case", forward). */
+const REPLACED_LIMITS = { f16: 1.2e-3, int8: 2.2e-2, int4: 0.35 } as const;
 
-/** The `configs` of the index.json in `dir` (read once per directory). */
-function configsOf(dir: string): Promise<Readonly<Record<string, ConfigRecord>>> {
-  let p = indexConfigs.get(dir);
-  if (!p) {
-    p = readFile(join(dir, 'index.json'), 'utf8').then((text) => (JSON.parse(text) as { configs?: Record<string, ConfigRecord> }).configs ?? {});
-    indexConfigs.set(dir, p);
-  }
-  return p;
+function numberField(config: ConfigRecord | undefined, key: string): number | undefined {
+  const v = config?.[key];
+  return typeof v === 'number' ? v : undefined;
 }
 
-async function configOf(dir: string, c: VectorCase): Promise<ConfigRecord> {
-  const config = (await configsOf(dir))[c.config];
-  if (!config) throw new FileFormatError(join(dir, 'index.json'), `case ${c.name} names config "${c.config}", which is not in configs`);
-  return config;
-}
-
-/** A vector file as f32 (int32 and uint8 entries converted exactly). */
-export async function readVector(dir: string, t: VectorTensor): Promise<Float32Array> {
-  const path = join(dir, t.file);
-  const bytes = await readFile(path);
-  const n = elementCount(t.shape);
-  const size = { float32: 4, int32: 4, uint8: 1 }[t.dtype];
-  if (bytes.byteLength !== n * size) throw new FileFormatError(path, `holds ${bytes.byteLength} bytes, expected ${n * size} for ${t.dtype} ${JSON.stringify(t.shape)}`);
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  if (t.dtype === 'float32') return new Float32Array(buffer);
-  return Float32Array.from(t.dtype === 'int32' ? new Int32Array(buffer) : new Uint8Array(buffer));
-}
-
-async function readInts(dir: string, t: VectorTensor): Promise<Int32Array> {
-  return Int32Array.from(await readVector(dir, t));
-}
-
-async function readBack(ctx: GpuContext, t: GpuTensor): Promise<Float32Array> {
-  return new Float32Array(await ctx.read(t.buffer, t.offset, elementCount(t.shape) * 4));
-}
-
-function entry(c: VectorCase, name: string): VectorTensor {
+function input(c: VectorCase, name: string): VectorTensor {
   const t = c.inputs[name];
   if (!t) throw new FileFormatError(c.name, `case has no input "${name}"`);
   return t;
 }
 
+function clipOverrides(model: ClipModel, config: ConfigRecord | undefined): ClipOverrides {
+  const heads = numberField(config, 'num_heads');
+  const eps = numberField(config, 'layer_norm_eps');
+  const act = config?.['activation'];
+  const activation = act === 'quick_gelu' ? 'quick_gelu' : act === 'gelu' ? 'gelu_erf' : undefined;
+  return { model, ...(heads !== undefined ? { heads } : {}), ...(eps !== undefined ? { eps } : {}), ...(activation ? { activation } : {}) };
+}
+
+function t5Overrides(config: ConfigRecord | undefined): T5Overrides {
+  const maxDistance = numberField(config, 'max_distance');
+  const eps = numberField(config, 'layer_norm_eps');
+  return { ...(maxDistance !== undefined ? { maxDistance } : {}), ...(eps !== undefined ? { eps } : {}) };
+}
+
+/**
+ * A text component from `--weights`: a converted manifest (its `clip_l`/`clip_g`/`t5` component), a
+ * safetensors file (standalone or an SD3 single file), or a diffusers folder (the model root or the
+ * encoder's own folder).
+ */
+async function openTextWeights(path: string, component: TextComponent): Promise<TensorSource | null> {
+  const info = await stat(path).catch(() => null);
+  if (!info) throw new FileFormatError(path, 'no such file or folder');
+  if (info.isDirectory()) {
+    const sub = join(path, { clip_l: 'text_encoder', clip_g: 'text_encoder_2', t5: 'text_encoder_3' }[component]);
+    const isRoot = await stat(sub).then((s) => s.isDirectory(), () => false);
+    return openDiffusersShards(fileDirectoryReader, isRoot ? sub : path, { unsupported: 'skip' });
+  }
+  if (path.endsWith('.json')) {
+    const manifest = parseManifest(JSON.parse(await readFile(path, 'utf8')), path);
+    if (!manifest.components[component]) return null;
+    return manifestSource(manifest, component, (shard) => fileSource(resolveRelative(path, shard.file)));
+  }
+  return openSafetensors(await fileSource(path), { unsupported: 'skip' });
+}
+
+type Scheme = 'f32' | 'f16' | 'int8' | 'int4';
+
+function schemeOf(source: TensorSource): Scheme {
+  const infos = [...source.tensors.values()];
+  if (infos.some((t) => t.dtype === 'Q4')) return 'int4';
+  if (infos.some((t) => t.dtype === 'Q8')) return 'int8';
+  if (infos.some((t) => t.shape.length >= 2 && (t.dtype === 'F16' || t.dtype === 'BF16'))) return 'f16';
+  return 'f32';
+}
+
+function clipFits(c: ClipConfig, r: ConfigRecord | undefined): boolean {
+  return Boolean(r) && r?.['hidden_size'] === c.hidden && r?.['num_layers'] === c.layers && r?.['intermediate_size'] === c.mlpHidden &&
+    (r?.['vocab_size'] ?? c.vocabSize) === c.vocabSize && (r?.['max_positions'] ?? c.maxPositions) === c.maxPositions;
+}
+
+function t5Fits(c: T5Config, r: ConfigRecord | undefined): boolean {
+  return Boolean(r) && r?.['d_model'] === c.dModel && r?.['num_heads'] === c.heads && r?.['d_kv'] === c.dKv && r?.['d_ff'] === c.dFf &&
+    r?.['num_layers'] === c.layers && (r?.['vocab_size'] ?? c.vocabSize) === c.vocabSize && (r?.['num_buckets'] ?? c.numBuckets) === c.numBuckets;
+}
+
+interface WeightsChoice {
+  readonly path: string;
+  readonly open: () => Promise<TensorSource>;
+  /** Set when replaced weights are judged by relative L2 (quantised, or f16 over f32 weights). */
+  readonly relL2?: number;
+}
+
+/** The case's own weights, or `--weights` when they hold this component in the case's architecture. */
+async function chooseWeights(c: VectorCase, dir: string, o: VerifyRunOptions, component: TextComponent, fits: (source: TensorSource) => boolean): Promise<WeightsChoice> {
+  if (o.weights) {
+    const override = await openTextWeights(o.weights, component);
+    if (override && fits(override)) {
+      const scheme = schemeOf(override);
+      const path = o.weights;
+      const open = async () => (await openTextWeights(path, component)) as TensorSource;
+      // The public cases store F16 weights: f16 replacements are judged like the case's own.
+      return scheme === 'int8' || scheme === 'int4' ? { path, open, relL2: REPLACED_LIMITS[scheme] } : { path, open };
+    }
+  }
+  if (!c.weights) throw new InvalidArgumentError(`${c.name} weights`, 'a weights file in the case or --weights', null);
+  const path = join(dir, c.weights);
+  return { path, open: async () => openSafetensors(await fileSource(path), { unsupported: 'skip' }) };
+}
+
+function check(name: string, role: TensorCheck['role'], got: Float32Array, expected: Float32Array, maxAbs: number, relL2: number | undefined): TensorCheck {
+  return relL2 === undefined ? { name, role, got, expected, maxAbs } : { name, role, got, expected, maxAbs, relL2 };
+}
+
 /** Pairs every listed output and intermediate with what the engine produced for it. */
-async function collect(dir: string, c: VectorCase, produced: (name: string, role: 'output' | 'intermediate') => Promise<Float32Array>): Promise<CaseRun> {
+async function collect(dir: string, c: VectorCase, relL2: number | undefined, produced: (name: string) => Promise<Float32Array>): Promise<CaseRun> {
   const tensors: TensorCheck[] = [];
   const groups = [['output', c.outputs], ['intermediate', c.intermediates ?? {}]] as const;
   for (const [role, group] of groups) {
     for (const [name, t] of Object.entries(group)) {
-      tensors.push({ name, role, got: await produced(name, role), expected: await readVector(dir, t), maxAbs: t.maxAbs ?? c.tolerance.maxAbs });
+      const limit = t.maxAbs ?? (role === 'intermediate' ? c.tolerance.intermediatesMaxAbs : undefined) ?? c.tolerance.maxAbs;
+      // Exact integer results (buckets, end-token index) stay exact whatever the weights.
+      const exact = t.dtype === 'int32';
+      tensors.push(check(name, role, await produced(name), await readVectorTensor(dir, t), limit, exact ? undefined : relL2));
     }
   }
   return { tensors };
 }
 
-function numberField(config: ConfigRecord, key: string): number | undefined {
-  const v = config[key];
-  return typeof v === 'number' ? v : undefined;
-}
-
-async function openWeights(dir: string, c: VectorCase) {
-  if (!c.weights) throw new CheckpointError(c.name, 'case has no weights file');
-  return openSafetensors(await fileSource(join(dir, c.weights)), { unsupported: 'skip' });
-}
-
-/** `clip_l` / `clip_g`: outputs seq, pooled, the other pooled rule, last_hidden, eot_index; taps. */
-export const runClipCase: TextCaseRunner = async (gpu, c, dir) => {
-  const config = await configOf(dir, c);
+/** `clip_l` / `clip_g`. */
+export const runClipCase: CaseRunner = async (gpu, c, dir, o) => {
   const model = c.kind as ClipModel;
-  const heads = numberField(config, 'num_heads');
-  const eps = numberField(config, 'layer_norm_eps');
-  const activation = config.activation === 'quick_gelu' ? 'quick_gelu' : config.activation === 'gelu' ? 'gelu_erf' : undefined;
-  const encoder = await ClipTextEncoder.load(gpu.ctx, gpu.cache, await openWeights(dir, c), {
-    model,
-    ...(heads !== undefined ? { heads } : {}),
-    ...(eps !== undefined ? { eps } : {}),
-    ...(activation ? { activation } : {}),
+  const overrides = clipOverrides(model, o.index.configs[c.config]);
+  const weights = await chooseWeights(c, dir, o, model, (src) => {
+    try {
+      return clipFits(openClipCheckpoint(src, overrides).config, o.index.configs[c.config]);
+    } catch (error) {
+      if (error instanceof CheckpointError) return false;
+      throw error;
+    }
   });
-  try {
-    const tokens = entry(c, 'tokens');
-    const ids = await readInts(dir, tokens);
-    const out = await encoder.encode(ids, { batch: tokens.shape[0] as number, extras: true, taps: true });
-    const alternative = model === 'clip_g' ? 'pooled_unprojected' : 'pooled_projected';
-    const byName: Record<string, GpuTensor | undefined> = {
-      seq: out.seq,
-      pooled: out.pooled,
-      [alternative]: out.pooledAlternative,
-      last_hidden: out.lastHidden,
-    };
-    return await collect(dir, c, async (name) => {
-      if (name === 'eot_index') return Float32Array.from(out.eot);
-      const t = byName[name] ?? out.taps.get(name);
-      if (!t) throw new FileFormatError(c.name, `the CLIP encoder produces no tensor "${name}"`);
-      return readBack(gpu.ctx, t);
-    });
-  } finally {
-    encoder.dispose();
-  }
+  const encoder = await o.scope.keep(
+    `${model}|${weights.path}|${o.precision}|${JSON.stringify(overrides)}`,
+    async () => ClipTextEncoder.load(gpu.ctx, gpu.cache, await weights.open(), { ...overrides, precision: o.precision }),
+    (e) => e.dispose(),
+  );
+  const tokens = input(c, 'tokens');
+  const ids = await readVectorTensor(dir, tokens);
+  const out = await encoder.encode(ids, { batch: tokens.shape[0] as number, extras: true, taps: true });
+  const byName: Record<string, GpuTensor | undefined> = {
+    seq: out.seq,
+    pooled: out.pooled,
+    [model === 'clip_g' ? 'pooled_unprojected' : 'pooled_projected']: out.pooledAlternative,
+    last_hidden: out.lastHidden,
+  };
+  return collect(dir, c, weights.relL2, async (name) => {
+    if (name === 'eot_index') return Float32Array.from(out.eot);
+    const t = byName[name] ?? out.taps.get(name);
+    if (!t) throw new InvalidArgumentError(`${c.name} tensor`, `one of ${[...Object.keys(byName), 'eot_index', ...out.taps.keys()].join(', ')}`, name);
+    return readTensor(gpu.ctx, t);
+  });
 };
 
-/** `t5`: output seq; intermediates buckets (CPU, exact), position_bias, embeddings, layer_i. */
-export const runT5Case: TextCaseRunner = async (gpu, c, dir) => {
-  const config = await configOf(dir, c);
-  const maxDistance = numberField(config, 'max_distance');
-  const eps = numberField(config, 'layer_norm_eps');
-  const encoder = await T5TextEncoder.load(gpu.ctx, gpu.cache, await openWeights(dir, c), {
-    ...(maxDistance !== undefined ? { maxDistance } : {}),
-    ...(eps !== undefined ? { eps } : {}),
+/** `t5` (always f32 compute: T5 v1.1 activations overflow f16). */
+export const runT5Case: CaseRunner = async (gpu, c, dir, o) => {
+  const overrides = t5Overrides(o.index.configs[c.config]);
+  const weights = await chooseWeights(c, dir, o, 't5', (src) => {
+    try {
+      return t5Fits(openT5Checkpoint(src, overrides).config, o.index.configs[c.config]);
+    } catch (error) {
+      if (error instanceof CheckpointError) return false;
+      throw error;
+    }
   });
-  try {
-    const tokens = entry(c, 'tokens');
-    const [batch, length] = tokens.shape as [number, number];
-    const out = await encoder.encode(await readInts(dir, tokens), { batch, taps: true });
-    return await collect(dir, c, async (name) => {
-      if (name === 'buckets') return Float32Array.from(bucketMatrix(length, length, encoder.config.numBuckets, encoder.config.maxDistance));
-      const t = name === 'seq' ? out.seq : out.taps.get(name);
-      if (!t) throw new FileFormatError(c.name, `the T5 encoder produces no tensor "${name}"`);
-      return readBack(gpu.ctx, t);
-    });
-  } finally {
-    encoder.dispose();
-  }
+  const encoder = await o.scope.keep(
+    `t5|${weights.path}|${JSON.stringify(overrides)}`,
+    async () => T5TextEncoder.load(gpu.ctx, gpu.cache, await weights.open(), overrides),
+    (e) => e.dispose(),
+  );
+  const tokens = input(c, 'tokens');
+  const [batch, length] = tokens.shape as [number, number];
+  const out = await encoder.encode(await readVectorTensor(dir, tokens), { batch, taps: true });
+  return collect(dir, c, weights.relL2, async (name) => {
+    if (name === 'buckets') return Float32Array.from(bucketMatrix(length, length, encoder.config.numBuckets, encoder.config.maxDistance));
+    const t = name === 'seq' ? out.seq : out.taps.get(name);
+    if (!t) throw new InvalidArgumentError(`${c.name} tensor`, `one of seq, buckets, ${[...out.taps.keys()].join(', ')}`, name);
+    return readTensor(gpu.ctx, t);
+  });
 };
 
 /** `conditioning`: the encoders' outputs from the vectors, assembled on the GPU (exact). */
-export const runConditioningCase: TextCaseRunner = async (gpu, c, dir) => {
-  const config = await configOf(dir, c);
+export const runConditioningCase: CaseRunner = async (gpu, c, dir, o) => {
+  const config = o.index.configs[c.config];
   const { ctx, cache } = gpu;
   const owned: GPUBuffer[] = [];
   const upload = async (name: string): Promise<GpuTensor> => {
-    const t = entry(c, name);
-    const data = await readVector(dir, t);
+    const t = input(c, name);
+    const data = await readVectorTensor(dir, t);
     const buffer = ctx.createBuffer(name, data.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     owned.push(buffer);
     ctx.write(buffer, 0, data);
@@ -198,7 +214,7 @@ export const runConditioningCase: TextCaseRunner = async (gpu, c, dir) => {
   };
   try {
     const lSeq = await upload('l_seq');
-    const t5Seq = c.inputs.t5_seq ? await upload('t5_seq') : null;
+    const t5Seq = c.inputs['t5_seq'] ? await upload('t5_seq') : null;
     const [batch, clipTokens] = lSeq.shape as [number, number];
     const contextDim = numberField(config, 'context_dim') ?? 4096;
     const t5Tokens = t5Seq ? (t5Seq.shape[1] as number) : (numberField(config, 't5_absent_rows') ?? clipTokens);
@@ -211,7 +227,7 @@ export const runConditioningCase: TextCaseRunner = async (gpu, c, dir) => {
     const graph = await compileGraph(ctx, cache, b);
     try {
       graph.run();
-      return await collect(dir, c, async (name) => readBack(ctx, graph.output(name)));
+      return await collect(dir, c, undefined, async (name) => readTensor(ctx, graph.output(name)));
     } finally {
       graph.dispose();
     }
@@ -220,7 +236,7 @@ export const runConditioningCase: TextCaseRunner = async (gpu, c, dir) => {
   }
 };
 
-export const TEXT_CASE_RUNNERS: Readonly<Record<string, TextCaseRunner>> = {
+export const TEXT_CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   clip_l: runClipCase,
   clip_g: runClipCase,
   t5: runT5Case,
