@@ -75,6 +75,36 @@ fn load_w(row: u32, col: u32) -> f32 {
   }
 }
 
+// Four consecutive weights of row `row` from column `col` (a multiple of 4). The format's K
+// constraint (f16/bf16 K%2, q8 K%4, q4 K%32) keeps every word read here inside the row.
+fn load_w4(row: u32, col: u32) -> vec4<f32> {
+  let i = row * params.k + col;
+  switch W_FORMAT {
+    case 1u, 2u: {
+      let w0 = w[i >> 1u];
+      let w1 = w[(i >> 1u) + 1u];
+      if (W_FORMAT == 1u) {
+        return vec4<f32>(f16_bits_to_f32(w0 & 0xffffu), f16_bits_to_f32(w0 >> 16u), f16_bits_to_f32(w1 & 0xffffu), f16_bits_to_f32(w1 >> 16u));
+      }
+      return vec4<f32>(bitcast<f32>(w0 << 16u), bitcast<f32>(w0 & 0xffff0000u), bitcast<f32>(w1 << 16u), bitcast<f32>(w1 & 0xffff0000u));
+    }
+    case 3u: {
+      let word = bitcast<i32>(w[i >> 2u]);
+      let q = vec4<f32>(f32(extractBits(word, 0u, 8u)), f32(extractBits(word, 8u, 8u)), f32(extractBits(word, 16u, 8u)), f32(extractBits(word, 24u, 8u)));
+      return q * bitcast<f32>(scales[row]);
+    }
+    case 4u: {
+      let word = w[i >> 3u] >> (4u * (i & 7u));
+      let q = vec4<f32>(f32(word & 15u), f32((word >> 4u) & 15u), f32((word >> 8u) & 15u), f32((word >> 12u) & 15u)) - 8.0;
+      let g = row * (params.k / 32u) + col / 32u;
+      return q * f16_bits_to_f32(half_of(scales[g >> 1u], g));
+    }
+    default: {
+      return vec4<f32>(bitcast<f32>(w[i]), bitcast<f32>(w[i + 1u]), bitcast<f32>(w[i + 2u]), bitcast<f32>(w[i + 3u]));
+    }
+  }
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let row0 = (wg.y * WG_Y + lid.y) * TM;
@@ -110,13 +140,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
   } else {
     if (row0 >= params.m || col0 >= params.n) { return; }
-    for (var kk = 0u; kk < params.k; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < TM; i++) { a[i] = load_x(row0 + i, kk); }
-      for (var j = 0u; j < TN; j++) { b[j] = load_w(col0 + j, kk); }
+    // Row and column bases are hoisted out of the K loop; rows and columns past the edge repeat
+    // the last valid one (their results are never stored), so the loop has no bounds checks.
+    var xb: array<u32, 4>;
+    var wr: array<u32, 4>;
+    for (var i = 0u; i < TM; i++) {
+      let r = min(row0 + i, params.m - 1u);
+      xb[i] = seg_row(r, params.x_seg, params.x_seg_rows, params.x_seg_off) * params.x_stride + params.x_col;
+    }
+    for (var j = 0u; j < TN; j++) { wr[j] = min(col0 + j, params.n - 1u); }
+    let k4 = params.k & ~3u;
+    for (var kk = 0u; kk < k4; kk += 4u) {
+      var a: array<vec4<f32>, 4>;
       for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]); }
+        let at = xb[i] + kk;
+        a[i] = vec4<f32>(f32(x[at]), f32(x[at + 1u]), f32(x[at + 2u]), f32(x[at + 3u]));
+      }
+      for (var j = 0u; j < TN; j++) {
+        let b = load_w4(wr[j], kk);
+        for (var i = 0u; i < TM; i++) {
+          acc[i * TN + j] += dot(a[i], b);
+        }
+      }
+    }
+    for (var kk = k4; kk < params.k; kk++) {
+      for (var j = 0u; j < TN; j++) {
+        let b = load_w(wr[j], kk);
+        for (var i = 0u; i < TM; i++) { acc[i * TN + j] = fma(f32(x[xb[i] + kk]), b, acc[i * TN + j]); }
       }
     }
   }

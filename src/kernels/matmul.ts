@@ -1,4 +1,5 @@
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
+import matmulVec4Wgsl from '../../shaders/matmul_vec4.wgsl?raw';
 import { CheckpointError, InvalidArgumentError } from '../gpu/errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
@@ -88,6 +89,28 @@ export const matmulKernel: KernelSpec<MatmulArgs> = {
   },
 };
 
+/**
+ * The wide-load variant for CPU emulation: same bindings and Params, x and w read as vec4 (K % 32
+ * == 0, 16-byte aligned rows). 64 invocations in a row, each 4×4 outputs: measured fastest on
+ * SwiftShader among 8×8, 16×16 and 64×1 workgroups (tools/bench/kernels.ts).
+ */
+export const matmulVec4Kernel: KernelSpec<MatmulArgs> = {
+  ...matmulKernel,
+  name: 'matmul_vec4',
+  sources: [LIB.dequant, LIB.activations, wgsl('matmul_vec4.wgsl', matmulVec4Wgsl)],
+  variant(a, _caps, precision) {
+    return {
+      precision,
+      constants: { WG_X: 64, WG_Y: 1, W_FORMAT: FORMAT_CODE[a.format], EPILOGUE: EPILOGUE_CODE[a.epilogue], HAS_BIAS: a.hasBias ? 1 : 0 },
+    };
+  },
+};
+
+/** Whether the vec4 variant can read these operands (and the adapter is one it is built for). */
+function useVec4(a: MatmulArgs, fallbackAdapter: boolean): boolean {
+  return fallbackAdapter && a.k % 32 === 0 && a.x.stride % 4 === 0 && a.x.col % 4 === 0;
+}
+
 export function denseLayout(rows: number, cols: number): RowLayout {
   return { seg: rows, segRows: rows, offset: 0, col: 0, stride: cols };
 }
@@ -129,22 +152,18 @@ export function linear(b: GraphBuilder, x: Value, w: GpuTensor, o: LinearOptions
   const out = o.into?.value ?? b.temp([...x.shape.slice(0, -1), n], o.label ?? w.label);
   const yLayout = o.into?.layout ?? denseLayout(m, n);
   const bindings: Operand[] = [x, w, w.scales ?? null, o.bias ?? null, o.gate?.value ?? null, o.residual ?? null, out];
-  b.dispatch(
-    matmulKernel,
-    {
-      m, n, k,
-      format: w.format,
-      epilogue,
-      hasBias: Boolean(o.bias),
-      x: o.xLayout ?? denseLayout(m, k),
-      y: yLayout,
-      gateSeg: o.gate?.seg ?? 1,
-      gateStride: o.gate ? (o.gate.value.shape.at(-1) as number) : 0,
-      gateCol: o.gate?.col ?? 0,
-      resStride: n,
-    },
-    bindings,
-    o.label ?? `matmul ${w.label}`,
-  );
+  const args: MatmulArgs = {
+    m, n, k,
+    format: w.format,
+    epilogue,
+    hasBias: Boolean(o.bias),
+    x: o.xLayout ?? denseLayout(m, k),
+    y: yLayout,
+    gateSeg: o.gate?.seg ?? 1,
+    gateStride: o.gate ? (o.gate.value.shape.at(-1) as number) : 0,
+    gateCol: o.gate?.col ?? 0,
+    resStride: n,
+  };
+  b.dispatch(useVec4(args, b.caps.isFallbackAdapter) ? matmulVec4Kernel : matmulKernel, args, bindings, o.label ?? `matmul ${w.label}`);
   return out;
 }

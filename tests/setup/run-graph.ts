@@ -1,3 +1,4 @@
+import type { DeviceCaps } from '../../src/gpu/features.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { compileGraph } from '../../src/graph/compile.js';
 import type { Precision } from '../../src/kernels/contract.js';
@@ -37,8 +38,10 @@ export async function runGraph(
   build: (b: GraphBuilder) => void,
   inputs: Readonly<Record<string, Float32Array | Uint32Array | Int32Array>>,
   precision: Precision = 'f32',
+  /** Kernel choices are made for these capabilities (e.g. to run the GPU-class tiling here). */
+  caps: DeviceCaps = gpu.ctx.caps,
 ): Promise<Record<string, Float32Array>> {
-  const b = new GraphBuilder(gpu.ctx.caps, precision, true);
+  const b = new GraphBuilder(caps, precision, true);
   build(b);
   const graph = await compileGraph(gpu.ctx, gpu.cache, b);
   try {
