@@ -19,3 +19,4 @@ export { rmsNorm } from './kernels/rms-norm.js';
 export type { GpuTensor, StorageFormat } from './tensor/tensor.js';
 export { readTensor } from './tensor/read.js';
 export { runSelfCheck, type SelfCheckResult } from './selfcheck.js';
+export * from './text/index.js';
