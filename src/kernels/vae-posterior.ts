@@ -1,0 +1,80 @@
+import posteriorWgsl from '../../shaders/vae_posterior.wgsl?raw';
+import { InvalidArgumentError } from '../gpu/errors.js';
+import type { GraphBuilder, Value } from '../graph/builder.js';
+import { foldedGrid, type KernelSpec } from './contract.js';
+import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
+import { LIB, wgsl } from './sources.js';
+
+const WG = 64;
+
+export interface PosteriorArgs {
+  readonly batch: number;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  readonly row0: number;
+  readonly rows: number;
+  readonly x: { readonly row0: number; readonly rows: number };
+  readonly shift: number;
+  readonly scale: number;
+  readonly hasNoise: boolean;
+}
+
+export const vaePosteriorKernel: KernelSpec<PosteriorArgs> = {
+  name: 'vae_posterior',
+  sources: [LIB.index, wgsl('vae_posterior.wgsl', posteriorWgsl)],
+  bindings: [
+    { name: 'moments', access: 'read' },
+    { name: 'noise', access: 'read' },
+    { name: 'mean', access: 'readwrite' },
+    { name: 'logvar', access: 'readwrite' },
+    { name: 'latent', access: 'readwrite' },
+  ],
+  params: [
+    ['width', 'u32'], ['height', 'u32'], ['channels', 'u32'], ['row0', 'u32'], ['rows', 'u32'],
+    ['x_row0', 'u32'], ['x_rows', 'u32'], ['batch', 'u32'], ['shift', 'f32'], ['scale', 'f32'],
+  ],
+  variant: (a, _caps, precision) => ({ precision, constants: { WG, HAS_NOISE: a.hasNoise ? 1 : 0 } }),
+  plan: (a) => ({
+    params: {
+      width: a.width, height: a.height, channels: a.channels, row0: a.row0, rows: a.rows,
+      x_row0: a.x.row0, x_rows: a.x.rows, batch: a.batch, shift: a.shift, scale: a.scale,
+    },
+    workgroups: foldedGrid(Math.ceil((a.batch * a.rows * a.width * a.channels) / WG)),
+  }),
+};
+
+export interface PosteriorOutputs {
+  readonly mean: Value;
+  readonly logvar: Value;
+  readonly latent: Value;
+}
+
+/**
+ * The encoder's posterior for rows [row0, row0 + rows) of the moments view `[B, ·, 2C]`, written
+ * into whole `[B, height·width, C]` outputs: mean, clamped logvar, and the denoiser-space latent
+ * `(sample − shift)·scale` with sample = mean + exp(½·logvar)·noise (noise: f32 `[B, h·w, C]`,
+ * or the mean without it).
+ */
+export function vaePosterior(
+  b: GraphBuilder,
+  moments: ImageRows,
+  out: PosteriorOutputs,
+  o: { width: number; height: number; row0: number; rows: number; shift: number; scale: number; noise?: Value | null; label?: string },
+): void {
+  const { batch, channels: twice } = viewDims(moments, o.width, `posterior input ${moments.value.label}`);
+  const channels = twice / 2;
+  if (!Number.isInteger(channels)) throw new InvalidArgumentError('posterior moments channels', 'an even number', twice);
+  checkRowsInView(moments, o.row0, o.rows, `posterior input ${moments.value.label}`);
+  for (const v of [out.mean, out.logvar, out.latent, ...(o.noise ? [o.noise] : [])]) {
+    if (v.shape.length !== 3 || v.shape[0] !== batch || v.shape[1] !== o.height * o.width || v.shape[2] !== channels) {
+      throw new InvalidArgumentError(`posterior operand ${v.label} shape`, `[${batch}, ${o.height * o.width}, ${channels}]`, v.shape);
+    }
+  }
+  if (o.noise && o.noise.type !== 'f32') throw new InvalidArgumentError('posterior noise type', 'f32', o.noise.type);
+  const args: PosteriorArgs = {
+    batch, width: o.width, height: o.height, channels, row0: o.row0, rows: o.rows,
+    x: { row0: moments.row0, rows: moments.rows }, shift: o.shift, scale: o.scale, hasNoise: Boolean(o.noise),
+  };
+  b.dispatch(vaePosteriorKernel, args, [moments.value, o.noise ?? null, out.mean, out.logvar, out.latent], o.label ?? 'vae_posterior');
+}
