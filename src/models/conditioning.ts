@@ -7,8 +7,8 @@ import { copyRows } from '../kernels/copy-rows.js';
 import { denseLayout } from '../kernels/matmul.js';
 import type { PipelineCache } from '../kernels/pipeline-cache.js';
 import type { GpuTensor } from '../tensor/tensor.js';
-import type { ClipTextEncoder } from './clip/index.js';
-import type { T5TextEncoder } from './t5/index.js';
+import type { ClipEncoding, ClipTextEncoder } from './clip/index.js';
+import type { T5Encoding, T5TextEncoder } from './t5/index.js';
 
 /**
  * SD3's conditioning (TEXT_VAE_SPEC.md §5), for a batch of rows (with CFG: the prompts' rows, then
@@ -101,7 +101,27 @@ export interface ConditioningOptions {
 export interface Conditioning extends Disposable {
   readonly context: GpuTensor;
   readonly pooled: GpuTensor;
+  /** What each encoder produced for this batch; valid until that encoder's next `encode`. */
+  readonly encodings: { readonly clipL: ClipEncoding; readonly clipG: ClipEncoding; readonly t5: T5Encoding | null };
   dispose(): void;
+}
+
+/**
+ * One conditioning batch from per-prompt token sets (the tokenizer's output), in row order: with
+ * CFG pass the prompts first, then their negative prompts.
+ */
+export function stackTokens(rows: readonly { readonly clipL: ArrayLike<number>; readonly clipG: ArrayLike<number>; readonly t5?: ArrayLike<number> }[]): ConditioningTokens {
+  const join = (pick: (r: (typeof rows)[number]) => ArrayLike<number>): Int32Array => {
+    const out = new Int32Array(rows.reduce((n, r) => n + pick(r).length, 0));
+    let at = 0;
+    for (const r of rows) {
+      out.set(Array.from(pick(r)), at);
+      at += pick(r).length;
+    }
+    return out;
+  };
+  const t5 = rows.every((r) => r.t5) ? rows.map((r) => r.t5 as ArrayLike<number>) : null;
+  return { rows: rows.length, clipL: join((r) => r.clipL), clipG: join((r) => r.clipG), t5 };
 }
 
 /** Pads each row's T5 ids with 0 (the pad id) to the longest, so all rows batch together. */
@@ -132,14 +152,15 @@ export async function encodeConditioning(
   o.signal?.throwIfAborted();
   const clipTokens = l.seq.shape[1] as number;
   if (g.seq.shape[1] !== clipTokens) throw new InvalidArgumentError('CLIP-G ids', `${clipTokens} tokens per row like CLIP-L`, g.seq.shape[1]);
-  let t5Seq: GpuTensor | null = null;
+  let t5: T5Encoding | null = null;
   let t5Tokens = o.absentT5Tokens ?? clipTokens;
   if (encoders.t5 && tokens.t5) {
     if (tokens.t5.length !== rows) throw new InvalidArgumentError('T5 ids', `one id array per row (${rows})`, tokens.t5.length);
     const padded = padT5Rows(tokens.t5);
-    t5Seq = (await encoders.t5.encode(padded.ids, { batch: rows, ...(o.signal ? { signal: o.signal } : {}) })).seq;
+    t5 = await encoders.t5.encode(padded.ids, { batch: rows, ...(o.signal ? { signal: o.signal } : {}) });
     t5Tokens = padded.tokens;
   }
+  const t5Seq = t5?.seq ?? null;
   // The reference runs every text encoder in f32; the copies read their outputs as f32.
   for (const t of [l.seq, l.pooled, g.seq, g.pooled, t5Seq]) {
     if (t && t.format !== 'f32') throw new InvalidArgumentError(`${t.label} format`, 'f32 (load the CLIP encoders with precision f32)', t.format);
@@ -155,6 +176,7 @@ export async function encodeConditioning(
   return {
     context: graph.output('context'),
     pooled: graph.output('pooled'),
+    encodings: { clipL: l, clipG: g, t5 },
     dispose: () => graph.dispose(),
     [Symbol.dispose]: () => graph.dispose(),
   };

@@ -31,6 +31,24 @@ class Builder {
     return exact;
   }
 
+  /**
+   * A large table of seeded f16 values in ±[1/32, 2) straight from bits (real vocabularies hold
+   * 10⁸ values; drawing and rounding floats would take seconds). Values are not kept.
+   */
+  bits(name: string, shape: number[]): void {
+    const n = shape.reduce((p, d) => p * d, 1);
+    const out = new Uint16Array(n);
+    let x = (this.seed++ * 2654435761) >>> 0 || 1;
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      // sign, exponent 10…15 (2^-5 … 2^0), 10 mantissa bits.
+      out[i] = ((x >>> 31) << 15) | ((10 + ((x >>> 10) % 6)) << 10) | (x & 0x3ff);
+    }
+    this.tensors.push({ name, dtype: 'F16', shape, data: new Uint8Array(out.buffer) });
+  }
+
   linear(name: string, rows: number, cols: number): Float32Array {
     const a = 1.5 / Math.sqrt(cols);
     return this.add(name, [rows, cols], -a, a);
@@ -61,6 +79,8 @@ export interface ClipDims {
   readonly projection: number | null;
   readonly prefix?: string;
   readonly seed: number;
+  /** Fill the token table from bits and leave it out of `weights` (real-vocabulary sizes). */
+  readonly fastTable?: boolean;
 }
 
 export function randomClip(d: ClipDims): RandomCheckpoint {
@@ -68,7 +88,8 @@ export function randomClip(d: ClipDims): RandomCheckpoint {
   const p = d.prefix ?? '';
   const t = `${p}text_model.`;
   const w = new Map<string, Float32Array>();
-  w.set('token_embedding.weight', b.add(`${t}embeddings.token_embedding.weight`, [d.vocab, d.hidden], -1, 1));
+  if (d.fastTable) b.bits(`${t}embeddings.token_embedding.weight`, [d.vocab, d.hidden]);
+  else w.set('token_embedding.weight', b.add(`${t}embeddings.token_embedding.weight`, [d.vocab, d.hidden], -1, 1));
   w.set('position_embedding.weight', b.add(`${t}embeddings.position_embedding.weight`, [d.positions, d.hidden], -0.5, 0.5));
   for (let i = 0; i < d.layers; i++) {
     const l = `${t}encoder.layers.${i}.`;
@@ -110,6 +131,7 @@ export interface T5Dims {
   readonly tied?: boolean;
   readonly prefix?: string;
   readonly seed: number;
+  readonly fastTable?: boolean;
 }
 
 export function randomT5(d: T5Dims): RandomCheckpoint {
@@ -118,7 +140,9 @@ export function randomT5(d: T5Dims): RandomCheckpoint {
   const e = `${p}encoder.`;
   const inner = d.heads * d.dKv;
   const w = new Map<string, Float32Array>();
-  w.set('embed_tokens.weight', b.add(d.tied ? `${p}shared.weight` : `${e}embed_tokens.weight`, [d.vocab, d.dModel], -1, 1));
+  const tableName = d.tied ? `${p}shared.weight` : `${e}embed_tokens.weight`;
+  if (d.fastTable) b.bits(tableName, [d.vocab, d.dModel]);
+  else w.set('embed_tokens.weight', b.add(tableName, [d.vocab, d.dModel], -1, 1));
   w.set('relative_attention_bias.weight', b.add(`${e}block.0.layer.0.SelfAttention.relative_attention_bias.weight`, [d.buckets, d.heads], -1, 1));
   for (let i = 0; i < d.layers; i++) {
     const l = `${e}block.${i}.layer.`;
