@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ClipTextEncoder, type ClipModel } from '../../../../src/models/clip/index.js';
+import { canonicalClipSource, ClipTextEncoder, type ClipModel } from '../../../../src/models/clip/index.js';
 import { readTensor } from '../../../../src/tensor/read.js';
 import { bytesSource } from '../../../../src/weights/byte-source.js';
+import { convert } from '../../../../src/weights/convert.js';
+import { manifestSource, parseManifest } from '../../../../src/weights/manifest.js';
+import { decodeAs } from '../../../../src/weights/quantize.js';
 import { openSafetensors } from '../../../../src/weights/safetensors.js';
+import { DTYPE_FORMAT } from '../../../../src/weights/tensor-source.js';
 import { expectClose } from '../../../reference/compare.js';
 import { clipReference } from '../../../reference/text-encoders.js';
 import { recordGpuRun, testGpu } from '../../../setup/gpu.js';
@@ -100,6 +104,73 @@ describe('CLIP text encoder', () => {
       await expect(encoder.encode(new Int32Array(9), { batch: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     } finally {
       encoder.dispose();
+    }
+  });
+
+  it('runs int8 weights from the converter as the reference does with the dequantised weights', async () => {
+    const gpu = await testGpu();
+    const ckpt = randomClip({ vocab: 90, positions: 12, hidden: 32, mlp: 64, layers: 2, projection: 32, seed: 71 });
+    const files = new Map<string, Uint8Array>();
+    await convert({
+      model: 'clip-int8',
+      quant: 'int8',
+      inputs: { clip_g: await openSafetensors(bytesSource(ckpt.file)) },
+      canonicalize: { clip_g: (src) => canonicalClipSource(src).source },
+      write: async (file, bytes) => void files.set(file, bytes.slice()),
+    });
+    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(files.get('manifest.json'))), 'manifest.json');
+    expect(manifest.components.clip_g!.tensors['layers.1.attn.qkv.weight']!.format).toBe('q8');
+    const source = manifestSource(manifest, 'clip_g', async (shard) => bytesSource(files.get(shard.file)!, shard.file));
+    const encoder = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: 'clip_g', heads: 4 });
+    try {
+      const dequantised = new Map<string, Float32Array>();
+      for (const info of source.tensors.values()) {
+        const format = DTYPE_FORMAT[info.dtype];
+        const scales = format === 'q8' || format === 'q4' ? await source.readScales!(info.name) : undefined;
+        dequantised.set(info.name, decodeAs(await source.read(info.name), scales, info.shape, format));
+      }
+      const ids = promptIds(2, 12, 90, 3, false);
+      const out = await encoder.encode(ids, { batch: 2 });
+      recordGpuRun('clip int8');
+      const ref = clipReference(Float64Array, dequantised, encoder.config, ids, 2);
+      expectClose(await readTensor(gpu.ctx, out.seq), ref.seq, TOL, 'int8 seq');
+      expectClose(await readTensor(gpu.ctx, out.pooled), ref.pooledProjected!, TOL, 'int8 pooled');
+    } finally {
+      encoder.dispose();
+    }
+  });
+
+  it('f16 compute stays within relative L2 1e-2 of f32 (where the adapter has shader-f16)', async () => {
+    const gpu = await testGpu();
+    if (!gpu.ctx.caps.f16) {
+      console.log('f16 CLIP: not run: adapter lacks shader-f16');
+      expect(gpu.ctx.device.features.has('shader-f16')).toBe(false);
+      return;
+    }
+    const ckpt = randomClip({ vocab: 90, positions: 20, hidden: 64, mlp: 128, layers: 2, projection: 64, seed: 81 });
+    const source = await openSafetensors(bytesSource(ckpt.file));
+    const f32 = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: 'clip_g', heads: 4 });
+    const f16 = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: 'clip_g', heads: 4, precision: 'f16' });
+    try {
+      const ids = promptIds(2, 20, 90, 4, false);
+      const a = await f32.encode(ids, { batch: 2 });
+      const b = await f16.encode(ids, { batch: 2 });
+      recordGpuRun('clip f16');
+      for (const name of ['seq', 'pooled'] as const) {
+        const ref = await readTensor(gpu.ctx, a[name]);
+        const got = await readTensor(gpu.ctx, b[name]);
+        let num = 0;
+        let den = 0;
+        ref.forEach((r, i) => {
+          num += ((got[i] as number) - r) ** 2;
+          den += r * r;
+        });
+        console.log(`f16 CLIP ${name}: relative L2 ${Math.sqrt(num / den).toExponential(2)} against f32`);
+        expect(Math.sqrt(num / den)).toBeLessThan(1e-2);
+      }
+    } finally {
+      f32.dispose();
+      f16.dispose();
     }
   });
 });
