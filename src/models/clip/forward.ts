@@ -3,7 +3,7 @@ import type { GraphBuilder, Value } from '../../graph/builder.js';
 import { attention, type SeqOperand } from '../../kernels/attention.js';
 import { copyRows } from '../../kernels/copy-rows.js';
 import { binary, unary } from '../../kernels/elementwise.js';
-import { embed } from '../../kernels/embed.js';
+import { embed, type EmbeddingTable } from '../../kernels/embed.js';
 import { layerNorm } from '../../kernels/layer-norm.js';
 import { linear } from '../../kernels/matmul.js';
 import type { GpuTensor } from '../../tensor/tensor.js';
@@ -18,6 +18,8 @@ export interface ClipInputs {
   readonly ids: Value;
   /** u32 `[batch]`: the first end token of each sequence (argmax of its ids, found on the CPU). */
   readonly eot: Value;
+  /** The token table when held outside the weight map (row parts over the buffer limit). */
+  readonly table?: EmbeddingTable;
 }
 
 export interface ClipOutputs {
@@ -45,7 +47,7 @@ export function weight(w: WeightMap, name: string): GpuTensor {
 export function clipForward(b: GraphBuilder, w: WeightMap, c: ClipConfig, inputs: ClipInputs, o: { extras?: boolean } = {}): ClipOutputs {
   const { batch, tokens } = inputs;
   const D = c.hidden;
-  let x = embed(b, inputs.ids, weight(w, 'token_embedding.weight'), { pos: weight(w, 'position_embedding.weight'), tokens, label: 'embeddings' });
+  let x = embed(b, inputs.ids, inputs.table ?? weight(w, 'token_embedding.weight'), { pos: weight(w, 'position_embedding.weight'), tokens, label: 'embeddings' });
   b.tap('embeddings', x);
   // hidden_states[-2]: the output of layer N−2, or the embeddings for a one-layer model.
   let seq = x;

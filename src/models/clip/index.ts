@@ -7,6 +7,8 @@ import type { Precision } from '../../kernels/contract.js';
 import type { PipelineCache } from '../../kernels/pipeline-cache.js';
 import type { GpuTensor } from '../../tensor/tensor.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
+import type { EmbeddingTable } from '../../kernels/embed.js';
+import { releaseTokenTable, uploadTokenTable } from '../table-upload.js';
 import { releaseWeights, uploadWeights, type WeightMap } from '../upload.js';
 import { checkClipTensors, type ClipConfig, type ClipOverrides, deriveClipConfig } from './config.js';
 import { clipForward } from './forward.js';
@@ -40,6 +42,8 @@ export interface ClipEncoding {
   readonly eot: Int32Array;
   readonly taps: ReadonlyMap<string, GpuTensor>;
 }
+
+const TOKEN_TABLE = 'token_embedding.weight';
 
 /** Position of the first largest id in each sequence: the first end token, whatever the pad id. */
 export function endTokenIndices(ids: ArrayLike<number>, batch: number, tokens: number): Int32Array {
@@ -76,13 +80,21 @@ export class ClipTextEncoder implements Disposable {
     private readonly cache: PipelineCache,
     readonly config: ClipConfig,
     private readonly weights: WeightMap,
+    private readonly table: EmbeddingTable,
     private readonly precision: Precision,
   ) {}
 
   static async load(ctx: GpuContext, cache: PipelineCache, source: TensorSource, o: LoadClipOptions = {}): Promise<ClipTextEncoder> {
     const { canonical, config } = openClipCheckpoint(source, o);
-    const weights = await uploadWeights(ctx, canonical, undefined, o.signal ? { signal: o.signal } : {});
-    return new ClipTextEncoder(ctx, cache, config, weights, o.precision ?? 'f32');
+    const table = await uploadTokenTable(ctx, canonical, TOKEN_TABLE, o.signal);
+    try {
+      const rest = [...canonical.tensors.keys()].filter((name) => name !== TOKEN_TABLE);
+      const weights = await uploadWeights(ctx, canonical, rest, o.signal ? { signal: o.signal } : {});
+      return new ClipTextEncoder(ctx, cache, config, weights, table, o.precision ?? 'f32');
+    } catch (error) {
+      releaseTokenTable(ctx, table);
+      throw error;
+    }
   }
 
   async encode(ids: ArrayLike<number>, o: EncodeClipOptions = {}): Promise<ClipEncoding> {
@@ -123,7 +135,7 @@ export class ClipTextEncoder implements Disposable {
     const b = new GraphBuilder(this.ctx.caps, this.precision, taps);
     const ids = b.input('ids', [batch * tokens], 'u32');
     const eot = b.input('eot', [batch], 'u32');
-    const outs = clipForward(b, this.weights, this.config, { batch, tokens, ids, eot }, { extras });
+    const outs = clipForward(b, this.weights, this.config, { batch, tokens, ids, eot, table: this.table }, { extras });
     b.output('seq', outs.seq);
     b.output('pooled', outs.pooled);
     if (outs.lastHidden) b.output('lastHidden', outs.lastHidden);
@@ -139,6 +151,7 @@ export class ClipTextEncoder implements Disposable {
     for (const g of this.graphs.values()) g.dispose();
     this.graphs.clear();
     releaseWeights(this.ctx, this.weights);
+    releaseTokenTable(this.ctx, this.table);
   }
 
   [Symbol.dispose](): void {

@@ -67,9 +67,9 @@ export function t5Final(b: GraphBuilder, w: WeightMap, c: T5Config, x: Value): V
 }
 
 /** The whole encoder in one graph. Taps: `embeddings`, `position_bias`, `layer_{i}` (block outputs). */
-export function t5Forward(b: GraphBuilder, w: WeightMap, c: T5Config, inputs: { batch: number; tokens: number; ids: Value }): { seq: Value } {
+export function t5Forward(b: GraphBuilder, w: WeightMap, c: T5Config, inputs: { batch: number; tokens: number; ids: Value; table?: EmbeddingTable }): { seq: Value } {
   const { batch, tokens } = inputs;
-  let x = b.tap('embeddings', t5Embed(b, weight(w, 'embed_tokens.weight'), inputs.ids, tokens));
+  let x = b.tap('embeddings', t5Embed(b, inputs.table ?? weight(w, 'embed_tokens.weight'), inputs.ids, tokens));
   const bias = b.tap('position_bias', t5Bias(b, w, c, tokens));
   for (let i = 0; i < c.layers; i++) x = b.tap(`layer_${i}`, t5Block(b, w, c, i, x, bias, batch, tokens));
   return { seq: t5Final(b, w, c, x) };

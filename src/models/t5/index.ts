@@ -6,7 +6,8 @@ import type { CompiledGraph } from '../../graph/compiled-graph.js';
 import type { PipelineCache } from '../../kernels/pipeline-cache.js';
 import { elementCount, type GpuTensor } from '../../tensor/tensor.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
-import { weight } from '../clip/forward.js';
+import type { EmbeddingTable } from '../../kernels/embed.js';
+import { releaseTokenTable, uploadTokenTable } from '../table-upload.js';
 import { releaseWeights, uploadWeights, type WeightMap } from '../upload.js';
 import { blockTensors, checkT5Tensors, deriveT5Config, type T5Config, type T5Overrides } from './config.js';
 import { t5Bias, t5Block, t5Embed, t5Final, t5Forward } from './forward.js';
@@ -41,7 +42,8 @@ export interface T5Encoding {
   readonly taps: ReadonlyMap<string, GpuTensor>;
 }
 
-const RESIDENT = ['embed_tokens.weight', 'relative_attention_bias.weight', 'final_layer_norm.weight'];
+const TOKEN_TABLE = 'embed_tokens.weight';
+const RESIDENT = ['relative_attention_bias.weight', 'final_layer_norm.weight'];
 
 /**
  * The T5 encoder of a checkpoint under canonical names with its configuration, every tensor
@@ -71,14 +73,22 @@ export class T5TextEncoder implements Disposable {
     readonly config: T5Config,
     private readonly source: TensorSource,
     private readonly weights: WeightMap,
+    private readonly table: EmbeddingTable,
     readonly sequential: boolean,
   ) {}
 
   static async load(ctx: GpuContext, cache: PipelineCache, source: TensorSource, o: LoadT5Options = {}): Promise<T5TextEncoder> {
     const { canonical, config } = openT5Checkpoint(source, o);
     const sequential = Boolean(o.sequential);
-    const weights = await uploadWeights(ctx, canonical, sequential ? RESIDENT : undefined, o.signal ? { signal: o.signal } : {});
-    return new T5TextEncoder(ctx, cache, config, canonical, weights, sequential);
+    const table = await uploadTokenTable(ctx, canonical, TOKEN_TABLE, o.signal);
+    try {
+      const names = sequential ? RESIDENT : [...canonical.tensors.keys()].filter((name) => name !== TOKEN_TABLE);
+      const weights = await uploadWeights(ctx, canonical, names, o.signal ? { signal: o.signal } : {});
+      return new T5TextEncoder(ctx, cache, config, canonical, weights, table, sequential);
+    } catch (error) {
+      releaseTokenTable(ctx, table);
+      throw error;
+    }
   }
 
   async encode(ids: ArrayLike<number>, o: EncodeT5Options = {}): Promise<T5Encoding> {
@@ -102,7 +112,7 @@ export class T5TextEncoder implements Disposable {
     let graph = this.graphs.get(key);
     if (!graph) {
       const b = new GraphBuilder(this.ctx.caps, 'f32', taps);
-      b.output('seq', t5Forward(b, this.weights, this.config, { batch, tokens, ids: b.input('ids', [batch * tokens], 'u32') }).seq);
+      b.output('seq', t5Forward(b, this.weights, this.config, { batch, tokens, ids: b.input('ids', [batch * tokens], 'u32'), table: this.table }).seq);
       graph = await compileGraph(this.ctx, this.cache, b);
       this.graphs.set(key, graph);
     }
@@ -117,7 +127,7 @@ export class T5TextEncoder implements Disposable {
     const taps = new Map<string, GpuTensor>();
     const keep = Boolean(o.taps);
     const head = new GraphBuilder(this.ctx.caps, 'f32', keep);
-    head.output('x', t5Embed(head, weight(this.weights, 'embed_tokens.weight'), head.input('ids', [batch * tokens], 'u32'), tokens));
+    head.output('x', t5Embed(head, this.table, head.input('ids', [batch * tokens], 'u32'), tokens));
     head.output('bias', t5Bias(head, this.weights, c, tokens));
     const first = await this.track(compileGraph(this.ctx, this.cache, head));
     this.ctx.write(first.input('ids').buffer, 0, ids);
@@ -188,6 +198,7 @@ export class T5TextEncoder implements Disposable {
     for (const g of this.graphs.values()) g.dispose();
     this.graphs.clear();
     releaseWeights(this.ctx, this.weights);
+    releaseTokenTable(this.ctx, this.table);
   }
 
   [Symbol.dispose](): void {

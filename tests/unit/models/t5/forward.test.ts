@@ -127,6 +127,30 @@ describe('T5 encoder', () => {
     }
   });
 
+  it('uploads a token table over the buffer limit as separate row-part buffers', async () => {
+    const capped = await cappedTestGpu({ maxBufferSize: 16 * 1024, maxStorageBufferBindingSize: 16 * 1024 });
+    const dims: T5Dims = { vocab: 1000, dModel: 32, heads: 2, dKv: 8, dFf: 32, layers: 1, buckets: 32, seed: 52 };
+    const ckpt = randomT5(dims);
+    try {
+      for (const sequential of [false, true]) {
+        const encoder = await T5TextEncoder.load(capped.ctx, capped.cache, await open(ckpt.file), { sequential });
+        try {
+          const ids = Int32Array.from([999, 0, 256, 511, 512, 700, 3]);
+          const out = await encoder.encode(ids, { taps: true });
+          recordGpuRun(`t5 table buffers sequential=${sequential}`);
+          const ref = t5Reference(Float64Array, ckpt.weights, encoder.config, ids, 1);
+          expectClose(await readTensor(capped.ctx, out.taps.get('embeddings')!), ref.embeddings, { atol: 0, rtol: 0 }, 'embeddings');
+          expectClose(await readTensor(capped.ctx, out.seq), ref.seq, TOL, 'seq');
+        } finally {
+          encoder.dispose();
+        }
+      }
+      expect(capped.ctx.memory.liveBuffers).toBe(1);
+    } finally {
+      capped.ctx.dispose();
+    }
+  });
+
   it('runs int4 weights from the converter (canonical names) as the reference does with the dequantised weights', async () => {
     const gpu = await testGpu();
     const dims: T5Dims = { vocab: 120, dModel: 64, heads: 4, dKv: 8, dFf: 96, layers: 2, buckets: 32, seed: 61 };
