@@ -4,10 +4,10 @@ import { GraphBuilder } from '../../graph/builder.js';
 import { compileGraph } from '../../graph/compile.js';
 import type { CompiledGraph } from '../../graph/compiled-graph.js';
 import type { Precision } from '../../kernels/contract.js';
+import type { EmbeddingTable } from '../../kernels/embed.js';
 import type { PipelineCache } from '../../kernels/pipeline-cache.js';
 import type { GpuTensor } from '../../tensor/tensor.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
-import type { EmbeddingTable } from '../../kernels/embed.js';
 import { releaseTokenTable, uploadTokenTable } from '../table-upload.js';
 import { releaseWeights, uploadWeights, type WeightMap } from '../upload.js';
 import { checkClipTensors, type ClipConfig, type ClipOverrides, deriveClipConfig } from './config.js';
@@ -32,7 +32,7 @@ export interface EncodeClipOptions {
   readonly taps?: boolean;
 }
 
-/** Outputs live in the encoder's buffers until the next `encode` of the same shape or `dispose`. */
+/** Outputs live in the encoder's buffers until its next `encode` or `dispose`. */
 export interface ClipEncoding {
   readonly seq: GpuTensor;
   readonly pooled: GpuTensor;
@@ -44,6 +44,17 @@ export interface ClipEncoding {
 }
 
 const TOKEN_TABLE = 'token_embedding.weight';
+/** Compiled shapes kept: SD3 uses one (2 × 77); more only hold activation memory. */
+const GRAPHS_KEPT = 2;
+
+/** Disposes the oldest entries (Map order is insertion order) beyond `keep`. */
+export function keepNewest(graphs: Map<string, CompiledGraph>, keep: number): void {
+  for (const [key, graph] of graphs) {
+    if (graphs.size <= keep) break;
+    graph.dispose();
+    graphs.delete(key);
+  }
+}
 
 /** Position of the first largest id in each sequence: the first end token, whatever the pad id. */
 export function endTokenIndices(ids: ArrayLike<number>, batch: number, tokens: number): Int32Array {
@@ -142,6 +153,7 @@ export class ClipTextEncoder implements Disposable {
     if (outs.pooledAlternative) b.output('pooledAlternative', outs.pooledAlternative);
     const graph = await compileGraph(this.ctx, this.cache, b);
     this.graphs.set(key, graph);
+    keepNewest(this.graphs, GRAPHS_KEPT);
     return graph;
   }
 

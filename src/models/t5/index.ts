@@ -7,6 +7,7 @@ import type { PipelineCache } from '../../kernels/pipeline-cache.js';
 import { elementCount, type GpuTensor } from '../../tensor/tensor.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
 import type { EmbeddingTable } from '../../kernels/embed.js';
+import { keepNewest } from '../clip/index.js';
 import { releaseTokenTable, uploadTokenTable } from '../table-upload.js';
 import { releaseWeights, uploadWeights, type WeightMap } from '../upload.js';
 import { blockTensors, checkT5Tensors, deriveT5Config, type T5Config, type T5Overrides } from './config.js';
@@ -36,7 +37,7 @@ export interface EncodeT5Options {
   readonly signal?: AbortSignal;
 }
 
-/** `seq` lives in the encoder's buffers until the next `encode` or `dispose`. */
+/** `seq` lives in the encoder's buffers until its next `encode` or `dispose`. */
 export interface T5Encoding {
   readonly seq: GpuTensor;
   readonly taps: ReadonlyMap<string, GpuTensor>;
@@ -115,6 +116,8 @@ export class T5TextEncoder implements Disposable {
       b.output('seq', t5Forward(b, this.weights, this.config, { batch, tokens, ids: b.input('ids', [batch * tokens], 'u32'), table: this.table }).seq);
       graph = await compileGraph(this.ctx, this.cache, b);
       this.graphs.set(key, graph);
+      // Every prompt length is a shape of its own: keep the newest few, not one per length seen.
+      keepNewest(this.graphs, 2);
     }
     this.ctx.write(graph.input('ids').buffer, 0, ids);
     graph.run();
