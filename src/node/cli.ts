@@ -29,13 +29,12 @@ async function main(argv: string[]): Promise<number> {
   return (await command.load())(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (error instanceof MmditError) console.error(`${error.name}: ${error.message}`);
-    else console.error(error);
-    process.exitCode = error instanceof MmditError ? 1 : 70;
-  },
-);
+// Top-level await: vite-node (the npm scripts) closes its module server once the entry module
+// settles, so the lazily imported commands must load before that.
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error: unknown) {
+  if (error instanceof MmditError) console.error(`${error.name}: ${error.message}`);
+  else console.error(error);
+  process.exitCode = error instanceof MmditError ? (error.code === 'INVALID_ARGUMENT' ? 2 : 1) : 70;
+}
