@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CheckpointError, FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { compileGraph } from '../graph/compile.js';
-import { type ClipConfig, type ClipModel, ClipTextEncoder, type ClipOverrides, openClipCheckpoint } from '../models/clip/index.js';
+import { type ClipActivation, type ClipConfig, type ClipModel, ClipTextEncoder, type ClipOverrides, openClipCheckpoint } from '../models/clip/index.js';
 import { assembleConditioning } from '../models/conditioning.js';
 import { bucketMatrix, openT5Checkpoint, type T5Config, T5TextEncoder, type T5Overrides } from '../models/t5/index.js';
 import { readTensor } from '../tensor/read.js';
@@ -40,12 +40,30 @@ function input(c: VectorCase, name: string): VectorTensor {
   return t;
 }
 
+/** Activation names as configs spell them (HF `hidden_act`, the index's `activation`). */
+const ACTIVATIONS: Readonly<Record<string, ClipActivation>> = {
+  quick_gelu: 'quick_gelu',
+  gelu: 'gelu_erf',
+  gelu_erf: 'gelu_erf',
+  gelu_new: 'gelu_tanh',
+  gelu_tanh: 'gelu_tanh',
+  gelu_pytorch_tanh: 'gelu_tanh',
+};
+
 function clipOverrides(model: ClipModel, config: ConfigRecord | undefined): ClipOverrides {
   const heads = numberField(config, 'num_heads');
   const eps = numberField(config, 'layer_norm_eps');
   const act = config?.['activation'];
-  const activation = act === 'quick_gelu' ? 'quick_gelu' : act === 'gelu' ? 'gelu_erf' : undefined;
-  return { model, ...(heads !== undefined ? { heads } : {}), ...(eps !== undefined ? { eps } : {}), ...(activation ? { activation } : {}) };
+  const activation = typeof act === 'string' ? ACTIVATIONS[act] : undefined;
+  if (typeof act === 'string' && !activation) throw new InvalidArgumentError('CLIP activation', Object.keys(ACTIVATIONS).join(', '), act);
+  const projected = config?.['sd3_pooled_projected'];
+  return {
+    model,
+    ...(heads !== undefined ? { heads } : {}),
+    ...(eps !== undefined ? { eps } : {}),
+    ...(activation ? { activation } : {}),
+    ...(typeof projected === 'boolean' ? { projectPooled: projected } : {}),
+  };
 }
 
 function t5Overrides(config: ConfigRecord | undefined): T5Overrides {

@@ -109,7 +109,7 @@ export function clipReference(ctor: RealCtor, w: Weights, c: ClipConfig, ids: Ar
     for (let d = 0; d < D; d++) x[i * D + d] = r((tok[(ids[i] as number) * D + d] as number) + (pos[(i % tokens) * D + d] as number));
   }
   const embeddings = x;
-  const act = c.activation === 'quick_gelu' ? quickGelu : geluErf;
+  const act = { quick_gelu: quickGelu, gelu_erf: geluErf, gelu_tanh: geluTanh }[c.activation];
   const layers: (Float64Array | Float32Array)[] = [];
   for (let l = 0; l < c.layers; l++) {
     const p = `layers.${l}.`;

@@ -4,7 +4,8 @@ import { checkTensorSet } from '../canonical-view.js';
 
 /** Which of SD3's two CLIP text encoders a checkpoint is: they differ in activation and pooling. */
 export type ClipModel = 'clip_l' | 'clip_g';
-export type ClipActivation = 'quick_gelu' | 'gelu_erf';
+/** quick_gelu: OpenAI CLIP (L); gelu_erf: OpenCLIP bigG (G); gelu_tanh for checkpoints that name it. */
+export type ClipActivation = 'quick_gelu' | 'gelu_erf' | 'gelu_tanh';
 
 /** A CLIP text transformer (TEXT_VAE_SPEC.md §3), derived from canonical tensor names and shapes. */
 export interface ClipConfig {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalClipSource, ClipTextEncoder, type ClipModel } from '../../../../src/models/clip/index.js';
+import { canonicalClipSource, type ClipActivation, ClipTextEncoder, type ClipModel } from '../../../../src/models/clip/index.js';
 import { readTensor } from '../../../../src/tensor/read.js';
 import { bytesSource } from '../../../../src/weights/byte-source.js';
 import { convert } from '../../../../src/weights/convert.js';
@@ -25,12 +25,13 @@ interface Case {
   readonly positions: number;
   readonly batch: number;
   readonly tokens: number;
+  readonly activation?: ClipActivation;
 }
 
 const CASES: readonly Case[] = [
   { title: 'L-style, head dim 8 (D 24, 3 heads), 13 of 20 positions, batch 3', model: 'clip_l', hidden: 24, heads: 3, layers: 2, mlp: 40, projection: null, positions: 20, batch: 3, tokens: 13 },
   { title: 'G-style, head dim 8 (D 40, 5 heads), projection 24 wide, 77 tokens, batch 2', model: 'clip_g', hidden: 40, heads: 5, layers: 3, mlp: 96, projection: 24, positions: 77, batch: 2, tokens: 77 },
-  { title: 'one layer (the sequence is the embeddings), head dim 16', model: 'clip_l', hidden: 32, heads: 2, layers: 1, mlp: 64, projection: 32, positions: 9, batch: 1, tokens: 9 },
+  { title: 'one layer (the sequence is the embeddings), head dim 16, tanh GELU', model: 'clip_l', hidden: 32, heads: 2, layers: 1, mlp: 64, projection: 32, positions: 9, batch: 1, tokens: 9, activation: 'gelu_tanh' },
 ];
 
 /** Ids with an end token (the largest id) at a different place per row, pads after it. */
@@ -51,7 +52,7 @@ describe('CLIP text encoder', () => {
       const vocab = 301;
       const ckpt = randomClip({ vocab, positions: c.positions, hidden: c.hidden, mlp: c.mlp, layers: c.layers, projection: c.projection, seed: c.hidden });
       const source = await openSafetensors(bytesSource(ckpt.file, 'clip.safetensors'));
-      const encoder = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: c.model, heads: c.heads });
+      const encoder = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: c.model, heads: c.heads, ...(c.activation ? { activation: c.activation } : {}) });
       try {
         const ids = promptIds(c.batch, c.tokens, vocab, c.layers, c.model === 'clip_l');
         const out = await encoder.encode(ids, { batch: c.batch, extras: true, taps: true });
