@@ -39,26 +39,15 @@ function need(tensors: Infos, key: string, rank: number): readonly number[] {
 }
 
 /**
- * Derives the configuration from canonical tensor names (see keys.ts) with MODEL_SPEC §2's rules.
- * Only the derivation is checked here; every tensor's shape is checked against the derived
+ * Derives the configuration from canonical tensor names (see keys.ts) with MODEL_SPEC §2's rules
+ * (H and F as the value every block agrees on, equal to §2's for any consistent checkpoint). Only
+ * the derivation is checked here; every tensor's shape is checked against the derived
  * configuration by `expectedTensors`.
  */
 export function deriveMmditConfig(tensors: Infos): MmditConfig {
   const pe = need(tensors, 'x_embedder.proj.weight', 4) as [number, number, number, number];
-  const [hidden, inChannels, patch] = pe;
+  const [, inChannels, patch] = pe;
   if (pe[3] !== patch) throw new CheckpointError('x_embedder.proj.weight', 'patch embedding must be square', '[H, C, p, p]', JSON.stringify(pe));
-  if (hidden % HEAD_DIM !== 0) {
-    throw new CheckpointError('x_embedder.proj.weight', `hidden width must be a multiple of the head width ${HEAD_DIM}`, `[64·heads, C, p, p]`, JSON.stringify(pe));
-  }
-  const finalRows = need(tensors, 'final_layer.linear.weight', 2)[0] as number;
-  if (finalRows % (patch * patch) !== 0) {
-    throw new CheckpointError('final_layer.linear.weight', `rows must be a multiple of p² = ${patch * patch}`, `[p²·C_out, ${hidden}]`, String(finalRows));
-  }
-  const pos = need(tensors, 'pos_embed', 3);
-  const posEmbedMaxSize = Math.round(Math.sqrt(pos[1] as number));
-  if (posEmbedMaxSize * posEmbedMaxSize !== pos[1]) {
-    throw new CheckpointError('pos_embed', 'position table rows must be a square M·M', `[1, M·M, ${hidden}]`, JSON.stringify(pos));
-  }
   let depth = 0;
   const dual = new Set<number>();
   for (const name of tensors.keys()) {
@@ -69,6 +58,22 @@ export function deriveMmditConfig(tensors: Infos): MmditConfig {
     if ((m[2] as string).startsWith('x_block.attn2.')) dual.add(i);
   }
   if (depth === 0) throw new CheckpointError('joint_blocks.0.*', 'no joint blocks found');
+  // H and F are read from every block and the most common value wins: in a consistent checkpoint
+  // this is MODEL_SPEC §2's value, and in a damaged one the odd tensor out is the one reported.
+  const hidden = modeOf(tensors, /^joint_blocks\.\d+\.(context|x)_block\.attn\.qkv\.weight$/, 1) ?? (pe[0] as number);
+  const mlpHidden = modeOf(tensors, /^joint_blocks\.\d+\.(context|x)_block\.mlp\.fc1\.weight$/, 0) ?? need(tensors, 'joint_blocks.0.x_block.mlp.fc1.weight', 2)[0] as number;
+  if (hidden % HEAD_DIM !== 0) {
+    throw new CheckpointError('joint_blocks.0.x_block.attn.qkv.weight', `hidden width must be a multiple of the head width ${HEAD_DIM}`, '[3H, H] with H = 64·heads', String(hidden));
+  }
+  const finalRows = need(tensors, 'final_layer.linear.weight', 2)[0] as number;
+  if (finalRows % (patch * patch) !== 0) {
+    throw new CheckpointError('final_layer.linear.weight', `rows must be a multiple of p² = ${patch * patch}`, `[p²·C_out, ${hidden}]`, String(finalRows));
+  }
+  const pos = need(tensors, 'pos_embed', 3);
+  const posEmbedMaxSize = Math.round(Math.sqrt(pos[1] as number));
+  if (posEmbedMaxSize * posEmbedMaxSize !== pos[1]) {
+    throw new CheckpointError('pos_embed', 'position table rows must be a square M·M', `[1, M·M, ${hidden}]`, JSON.stringify(pos));
+  }
   const frequencyDim = need(tensors, 't_embedder.mlp.0.weight', 2)[1] as number;
   if (frequencyDim % 2 !== 0) throw new CheckpointError('t_embedder.mlp.0.weight', 'timestep feature width must be even', '[H, 2k]', String(frequencyDim));
   return {
@@ -82,11 +87,22 @@ export function deriveMmditConfig(tensors: Infos): MmditConfig {
     posEmbedMaxSize,
     contextDim: need(tensors, 'context_embedder.weight', 2)[1] as number,
     pooledDim: need(tensors, 'y_embedder.mlp.0.weight', 2)[1] as number,
-    mlpHidden: need(tensors, 'joint_blocks.0.x_block.mlp.fc1.weight', 2)[0] as number,
+    mlpHidden,
     frequencyDim,
     qkNorm: tensors.has('joint_blocks.0.context_block.attn.ln_qk.weight'),
     dualAttentionLayers: [...dual].sort((a, b) => a - b),
   };
+}
+
+/** The most common size of dimension `dim` among rank-2 tensors whose names match (ties: first seen). */
+function modeOf(tensors: Infos, pattern: RegExp, dim: number): number | undefined {
+  const counts = new Map<number, number>();
+  for (const [name, info] of tensors) {
+    if (pattern.test(name) && info.shape.length === 2) counts.set(info.shape[dim] as number, (counts.get(info.shape[dim] as number) ?? 0) + 1);
+  }
+  let best: number | undefined;
+  for (const [size, count] of counts) if (best === undefined || count > (counts.get(best) as number)) best = size;
+  return best;
 }
 
 /** Number of adaLN chunks of a stream (MODEL_SPEC §3.5). */

@@ -115,6 +115,14 @@ describe('MM-DiT canonical keys and configuration', () => {
   it('a hidden width that is not a multiple of the 64-wide heads is rejected', async () => {
     const tensors = tinyMmdit({ ...CONFIG, hidden: 96, qkNorm: false, dual: [] });
     const e = await errorOf(tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }));
-    expect(e.key).toBe(`${ORIGINAL_PREFIX}x_embedder.proj.weight`);
+    expect(e.key).toBe(`${ORIGINAL_PREFIX}joint_blocks.0.x_block.attn.qkv.weight`);
+  });
+
+  it('a mis-shaped tensor that a dimension is derived from is itself the one reported', async () => {
+    for (const [name, shape] of [['joint_blocks.0.x_block.mlp.fc1.weight', [256, 128]], ['x_embedder.proj.weight', [64, 16, 2, 2]], ['joint_blocks.0.x_block.attn.qkv.weight', [384, 64]]] as const) {
+      const tensors = tinyMmdit(CONFIG);
+      tensors.set(name, { shape, data: new Float32Array(shape.reduce((p: number, d: number) => p * d, 1)) });
+      expect((await errorOf(tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }))).key).toBe(`${ORIGINAL_PREFIX}${name}`);
+    }
   });
 });
