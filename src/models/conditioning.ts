@@ -43,15 +43,29 @@ function lastDim(x: Operand & object): number {
   return x.shape.at(-1) as number;
 }
 
-/** Records the assembly; returns `context [batch, clipTokens + t5Tokens, contextDim]` and `pooled [batch, dL + dG]`. */
+/**
+ * Records the assembly; returns `context [batch, clipTokens + t5Tokens, contextDim]` and
+ * `pooled [batch, pL + pG]` (the pooled widths: D for L, the projection's for G; 768 + 1280 in SD3).
+ */
 export function assembleConditioning(b: GraphBuilder, s: ConditioningSources): { context: Value; pooled: Value } {
   const { batch, clipTokens: L, t5Tokens: T, contextDim: C } = s;
   const [dL, dG] = [lastDim(s.lSeq), lastDim(s.gSeq)];
   if (dL + dG > C) throw new InvalidArgumentError('conditioning contextDim', `at least dL + dG = ${dL + dG}`, C);
   if (s.t5Seq && lastDim(s.t5Seq) > C) throw new InvalidArgumentError('conditioning T5 width', `at most contextDim ${C}`, lastDim(s.t5Seq));
+  const expect = (x: Operand & object, what: string, shape: readonly number[]) => {
+    if (x.shape.reduce((p, d) => p * d, 1) !== shape.reduce((p, d) => p * d, 1)) {
+      throw new InvalidArgumentError(`conditioning ${what} shape`, JSON.stringify(shape), JSON.stringify(x.shape));
+    }
+  };
+  expect(s.lSeq, 'CLIP-L sequence', [batch, L, dL]);
+  expect(s.gSeq, 'CLIP-G sequence', [batch, L, dG]);
+  if (s.t5Seq) expect(s.t5Seq, 'T5 sequence', [batch, T, lastDim(s.t5Seq)]);
+  expect(s.lPooled, 'CLIP-L pooled', [batch, lastDim(s.lPooled)]);
+  expect(s.gPooled, 'CLIP-G pooled', [batch, lastDim(s.gPooled)]);
   const rows = L + T;
   const context = s.into?.context ?? b.temp([batch, rows, C], 'context');
-  const pooled = s.into?.pooled ?? b.temp([batch, dL + dG], 'pooled');
+  const [pL, pG] = [lastDim(s.lPooled), lastDim(s.gPooled)];
+  const pooled = s.into?.pooled ?? b.temp([batch, pL + pG], 'pooled');
   const clipRows = { seg: L, segRows: rows, offset: 0, stride: C };
   copyRows(b, {
     rows: batch * L, cols: dL,
@@ -73,8 +87,8 @@ export function assembleConditioning(b: GraphBuilder, s: ConditioningSources): {
     into: { value: context, layout: t5Layout },
     label: s.t5Seq ? 'context ← T5' : 'context ← zeros (no T5)',
   });
-  copyRows(b, { rows: batch, cols: dL, src: { value: s.lPooled }, into: { value: pooled, layout: { ...denseLayout(batch, dL + dG) } }, label: 'pooled ← CLIP-L' });
-  copyRows(b, { rows: batch, cols: dG, src: { value: s.gPooled }, into: { value: pooled, layout: { ...denseLayout(batch, dL + dG), col: dL } }, label: 'pooled ← CLIP-G' });
+  copyRows(b, { rows: batch, cols: pL, src: { value: s.lPooled }, into: { value: pooled, layout: denseLayout(batch, pL + pG) }, label: 'pooled ← CLIP-L' });
+  copyRows(b, { rows: batch, cols: pG, src: { value: s.gPooled }, into: { value: pooled, layout: { ...denseLayout(batch, pL + pG), col: pL } }, label: 'pooled ← CLIP-G' });
   return { context, pooled };
 }
 
