@@ -107,6 +107,43 @@ describe('MM-DiT forward', () => {
     }
   });
 
+  it('f16 compute stays within relative L2 1e-2 of the f64 reference (where the adapter has shader-f16)', async () => {
+    const gpu = await testGpu();
+    if (!gpu.ctx.caps.f16) {
+      console.log('f16 MM-DiT forward: not run: adapter lacks shader-f16');
+      expect(gpu.ctx.device.features.has('shader-f16')).toBe(false);
+      return;
+    }
+    const k = CASES[0]!;
+    const c = k.config;
+    const tensors = tinyMmdit(c, 11);
+    const denoiser = await loadDenoiser(gpu.ctx, await tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }), { cache: gpu.cache, precision: 'f16' });
+    try {
+      const x = randomArray(k.batch * c.inChannels * k.height * k.width, 21, -2, 2);
+      const context = randomArray(k.batch * k.contextLength * c.contextDim, 22);
+      const y = randomArray(k.batch * c.pooledDim, 23);
+      const t = [900, 120];
+      const graph = await denoiser.compile({ batch: k.batch, latentHeight: k.height, latentWidth: k.width, contextLength: k.contextLength, cfg: false });
+      graph.writeLatent(x);
+      graph.writeContext(context);
+      graph.writePooled(y);
+      graph.writeTimesteps(t);
+      graph.forward(0);
+      const got = await readTensor(gpu.ctx, graph.output);
+      const ref = mmditReference(stored(tensors, 'F32'), c, { x, t, context, y, batch: k.batch, height: k.height, width: k.width, contextLength: k.contextLength }).out;
+      let diff = 0;
+      let norm = 0;
+      ref.forEach((r, i) => {
+        diff += ((got[i] as number) - r) ** 2;
+        norm += r * r;
+      });
+      expect(Math.sqrt(diff / norm)).toBeLessThan(1e-2);
+      recordGpuRun('mmdit forward f16');
+    } finally {
+      denoiser.dispose();
+    }
+  });
+
   it('rejects bad inputs before GPU work, naming the tensor, the value and the range (MODEL_SPEC §3.7)', async () => {
     const gpu = await testGpu();
     const c = CASES[0]!.config;
