@@ -16,7 +16,7 @@ const shared = process.env.MMDIT_SHARED ?? path.resolve(process.cwd(), '../share
 const tok = (file: string) => readFileSync(path.join(shared, 'tokenizers', file), 'utf8');
 
 describe('prompt → SD3 conditioning', () => {
-  it('gives context [2, 154, 4096] and pooled [2, 2048] from a prompt and the empty negative prompt, at CLIP-L/G widths', async () => {
+  it('gives context [2, 154, 4096] and pooled [2, 2048] from a prompt and the empty negative prompt', async () => {
     const gpu = await testGpu();
     const tokenizer = createSd3Tokenizer({ clipVocabJson: tok('clip/vocab.json'), clipMergesTxt: tok('clip/merges.txt'), t5TokenizerJson: tok('t5xxl/tokenizer.json') });
     const cond = tokenizer.tokenize('a photo of a cat wearing a tiny (wizard hat:1.2), watercolor');
@@ -25,16 +25,16 @@ describe('prompt → SD3 conditioning', () => {
     expect([...uncond.clipG]).toEqual([49406, 49407, ...new Array(75).fill(0)]);
     expect([...uncond.t5]).toEqual([1, ...new Array(76).fill(0)]);
 
-    // Real widths and vocabularies (768 / 1280, 49408 ids; T5 32128 ids at a reduced width),
-    // one layer each, as one SD3 single file.
+    // Real vocabularies (49408 and 32128 ids) and pooled widths: CLIP-L 768 wide, CLIP-G 256 wide
+    // with SD3's 1280-row projection, T5 64 wide; one layer each, as one SD3 single file.
     const l = randomClip({ vocab: 49408, positions: 77, hidden: 768, mlp: 64, layers: 1, projection: 768, prefix: 'text_encoders.clip_l.transformer.', fastTable: true, seed: 1 });
-    const g = randomClip({ vocab: 49408, positions: 77, hidden: 1280, mlp: 64, layers: 1, projection: 1280, prefix: 'text_encoders.clip_g.transformer.', fastTable: true, seed: 2 });
+    const g = randomClip({ vocab: 49408, positions: 77, hidden: 256, mlp: 64, layers: 1, projection: 1280, prefix: 'text_encoders.clip_g.transformer.', fastTable: true, seed: 2 });
     const t = randomT5({ vocab: 32128, dModel: 64, heads: 2, dKv: 32, dFf: 128, layers: 2, buckets: 32, prefix: 'text_encoders.t5xxl.transformer.', fastTable: true, seed: 3 });
     const single = mergeTensorSources(await Promise.all([l, g, t].map((c, i) => openSafetensors(bytesSource(c.file, `part${i}`)))), 'sd3.safetensors');
     const clipL = await ClipTextEncoder.load(gpu.ctx, gpu.cache, single, { model: 'clip_l' });
-    const clipG = await ClipTextEncoder.load(gpu.ctx, gpu.cache, single, { model: 'clip_g' });
+    const clipG = await ClipTextEncoder.load(gpu.ctx, gpu.cache, single, { model: 'clip_g', heads: 4 });
     const t5 = await T5TextEncoder.load(gpu.ctx, gpu.cache, single);
-    expect([clipL.config.heads, clipG.config.heads, clipG.config.activation]).toEqual([12, 20, 'gelu_erf']);
+    expect([clipL.config.heads, clipL.config.activation, clipG.config.activation, clipG.config.projectionDim]).toEqual([12, 'quick_gelu', 'gelu_erf', 1280]);
     const tokens = stackTokens([cond, uncond]);
     const result = await encodeConditioning(gpu.ctx, gpu.cache, { clipL, clipG, t5 }, tokens, { contextDim: 4096 });
     try {
@@ -60,8 +60,8 @@ describe('prompt → SD3 conditioning', () => {
           const y = row(b, 77 + r);
           const ok =
             same(x.subarray(0, 768), lSeq.subarray((b * 77 + r) * 768, (b * 77 + r + 1) * 768)) &&
-            same(x.subarray(768, 2048), gSeq.subarray((b * 77 + r) * 1280, (b * 77 + r + 1) * 1280)) &&
-            x.subarray(2048).every((v) => v === 0) &&
+            same(x.subarray(768, 1024), gSeq.subarray((b * 77 + r) * 256, (b * 77 + r + 1) * 256)) &&
+            x.subarray(1024).every((v) => v === 0) &&
             same(y.subarray(0, 64), t5Seq.subarray((b * 77 + r) * 64, (b * 77 + r + 1) * 64)) &&
             y.subarray(64).every((v) => v === 0);
           expect(ok, `context row ${r} of batch item ${b}`).toBe(true);
@@ -71,7 +71,7 @@ describe('prompt → SD3 conditioning', () => {
       }
       expect(context.every(Number.isFinite)).toBe(true);
       // Cond and uncond rows differ (different prompts), and nothing is all zeros where encoders write.
-      expect(same(row(0, 3).subarray(0, 2048), row(1, 3).subarray(0, 2048))).toBe(false);
+      expect(same(row(0, 3).subarray(0, 1024), row(1, 3).subarray(0, 1024))).toBe(false);
       expect(pooled.some((v) => v !== 0)).toBe(true);
     } finally {
       result.dispose();

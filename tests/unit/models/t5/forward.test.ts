@@ -75,7 +75,7 @@ describe('T5 encoder', () => {
 
   it('sequential mode holds one block of weights at a time, and only the resident tensors between calls', async () => {
     const gpu = await testGpu();
-    const dims: T5Dims = { vocab: 64, dModel: 64, heads: 2, dKv: 32, dFf: 128, layers: 6, buckets: 8, seed: 31 };
+    const dims: T5Dims = { vocab: 64, dModel: 64, heads: 2, dKv: 32, dFf: 128, layers: 3, buckets: 8, seed: 31 };
     const ckpt = randomT5(dims);
     const blockBytes = 2 * (3 * 64 * 64 + 64 * 64 + 3 * 128 * 64) + 2 * 64 * 4;
     const before = gpu.ctx.memory.currentBytes;
@@ -87,7 +87,7 @@ describe('T5 encoder', () => {
     await encoder.encode(randomIds(5, 1, 0, 64));
     await gpu.ctx.device.queue.onSubmittedWorkDone();
     recordGpuRun('t5 sequential residency');
-    // Activations here are a few KB; all six blocks would be 6·blockBytes.
+    // Activations here are a few KB; all three blocks would be 3·blockBytes.
     expect(gpu.ctx.memory.peakBytes - before - resident).toBeLessThan(2 * blockBytes);
     encoder.dispose();
     expect(gpu.ctx.memory.currentBytes).toBe(before);
