@@ -2,7 +2,8 @@
  * `npm run bench:kernels`: GFLOP/s of the matmul and attention kernels at MM-DiT shapes, and ms per
  * denoiser forward for the public c1 weights at 32×32 and 64×64 latents (batch 2, as one CFG step),
  * on the adapter at hand. Prints a table and writes reports/bench-kernels.json.
- * Options: --repeat N (timed runs, default 3; one warm-up first), --quick (smaller matmul shapes).
+ * Options: --repeat N (timed runs, default 3; one warm-up first), --full (adds SD3-Medium-width
+ * shapes: minutes per shape on a CPU adapter such as SwiftShader, seconds on a GPU).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -23,7 +24,7 @@ import { encodeF16 } from '../../src/weights/decode.js';
 const args = process.argv.slice(2);
 const repeatAt = args.indexOf('--repeat');
 const repeat = repeatAt >= 0 ? Math.max(1, Math.floor(Number(args[repeatAt + 1]) || 1)) : 3;
-const quick = args.includes('--quick');
+const full = args.includes('--full');
 const shared = process.env.MMDIT_SHARED ?? resolve(process.cwd(), '../shared');
 
 const node = createNodeGpu();
@@ -78,17 +79,18 @@ console.log(`adapter: ${a.vendor} / ${a.architecture} (${a.description})${a.isFa
 console.log(`${'kernel'.padEnd(10)} ${'shape'.padEnd(44)} ${'fmt'.padEnd(5)} ${'GFLOP'.padStart(8)} ${'ms'.padStart(10)} ${'GFLOP/s'.padStart(8)}`);
 
 // Linear layers of MM-DiT: M = batch·tokens, N = out, K = in. c4 (H 256) at 64×64 latents, batch 2,
-// and SD3-Medium widths (H 1536) on a slice of rows (the full 2·1178 rows take minutes here).
+// and SD3-Medium widths (H 1536; whole 512² rows with --full).
 const matmuls: [string, number, number, number, StorageFormat][] = [
   ['c4 qkv', 2048, 768, 256, 'f32'],
   ['c4 mlp.fc1 (gelu)', 2048, 1024, 256, 'f32'],
   ['c4 mlp.fc2', 2048, 256, 1024, 'f32'],
   ['c4 mlp.fc1 f16 weights', 2048, 1024, 256, 'f16'],
   ['SD3-M adaLN (B=2)', 2, 9216, 1536, 'f16'],
-  ['SD3-M qkv (256 rows)', 256, 4608, 1536, 'f16'],
-  ['SD3-M mlp.fc1 (256 rows)', 256, 6144, 1536, 'f16'],
 ];
-for (const [name, m, n, k, format] of quick ? matmuls.slice(0, 3) : matmuls) {
+if (full) {
+  matmuls.push(['SD3-M qkv (512², B=2)', 2 * 1178, 4608, 1536, 'f16'], ['SD3-M mlp.fc1 (512², B=2)', 2 * 1178, 6144, 1536, 'f16']);
+}
+for (const [name, m, n, k, format] of matmuls) {
   const w = weight(name, n, k, format);
   const graph = await graphOf((b) => b.output('y', linear(b, b.input('x', [m, k]), w, { epilogue: name.includes('gelu') ? 'gelu_tanh' : 'none' })));
   ctx.write(graph.input('x').buffer, 0, random(m * k, 7));
@@ -105,9 +107,9 @@ for (const [name, m, n, k, format] of quick ? matmuls.slice(0, 3) : matmuls) {
 const attentions: [string, number, number, number][] = [
   ['c1 32×32 (S 13+256)', 2, 2, 269],
   ['c4 64×64 (S 13+1024)', 2, 4, 1037],
-  ['SD3-M 512² (S 154+1024, 24 heads)', 2, 24, 1178],
 ];
-for (const [name, batch, heads, s] of quick ? attentions.slice(0, 2) : attentions) {
+if (full) attentions.push(['SD3-M 512² (S 154+1024, 24 heads)', 2, 24, 1178]);
+for (const [name, batch, heads, s] of attentions) {
   const width = heads * 64;
   const graph = await graphOf((b) => {
     const q = b.input('q', [batch, s, width]);
@@ -152,6 +154,7 @@ writeFileSync(out, JSON.stringify({
   adapter: a,
   loadAverage: loadavg()[0],
   repeat,
+  full,
   date: new Date().toISOString(),
   kernels: rows,
   forward: forwards.map((f) => ({ model: 'c1_sd3m', batch: 2, contextLength: 13, latent: f.latent, ms: f.ms, gflop: f.gflop })),
