@@ -58,14 +58,19 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
   if (o.initLatent && (o.initLatent.format !== 'f32' || elementCount(o.initLatent.shape) !== n)) {
     throw new InvalidArgumentError('initLatent', `an f32 tensor of shape ${JSON.stringify(latent.shape)}`, `${o.initLatent.format} ${JSON.stringify(o.initLatent.shape)}`);
   }
+  if (o.seed !== undefined && (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff)) {
+    throw new InvalidArgumentError('seed', 'an integer in [0, 2^32 − 1]', o.seed);
+  }
   if (o.denoise !== undefined && o.denoise < 1 && !o.initLatent) throw new InvalidArgumentError('initLatent', 'a latent when denoise < 1', 'none');
   if (running.has(graph)) throw new InvalidArgumentError('graph', 'a graph not already sampling (one sample() per graph at a time)', 'busy');
   const steps = sigmas.length - 1;
-  const [update, start] = await Promise.all([eulerGraph(graph, guidance), o.initLatent ? noiseScalingGraph(graph, o.initLatent) : null]);
   const ctx = graph.gpu;
   const queue = ctx.device.queue;
   running.add(graph);
+  let start: Awaited<ReturnType<typeof noiseScalingGraph>> | null = null;
   try {
+    const update = await eulerGraph(graph, guidance);
+    start = o.initLatent ? await noiseScalingGraph(graph, o.initLatent) : null;
     graph.writeSigmas(sigmas);
     graph.writeLatent(o.noise ?? gaussianNoise(o.seed ?? 0, latent.shape[0] as number, n / (latent.shape[0] as number)));
     if (start) {

@@ -163,7 +163,10 @@ export class DenoiserGraph {
     this.graph.encode(pass);
   }
 
-  /** @internal Cached per-guidance graphs of the sampler's update. */
+  /**
+   * @internal The sampler's update graph for one guidance scale. Only the latest is kept: a new
+   * scale replaces it, which is safe because sample() awaits its submitted work before returning.
+   */
   eulerGraph(guidance: number, make: () => Promise<CompiledGraph>): Promise<CompiledGraph> {
     const cached = this.eulerGraphs.get(guidance);
     if (cached) return Promise.resolve(cached);
@@ -172,6 +175,8 @@ export class DenoiserGraph {
         g.dispose();
         throw new DisposedError('DenoiserGraph');
       }
+      for (const old of this.eulerGraphs.values()) old.dispose();
+      this.eulerGraphs.clear();
       this.eulerGraphs.set(guidance, g);
       return g;
     });
