@@ -134,7 +134,8 @@ export const runForwardCase: CaseRunner = async (gpu, c, dir, o): Promise<CaseRu
   const { denoiser, relL2 } = await denoiserFor(gpu, c, dir, o);
   const [x, t, context, y] = ['x', 't', 'context', 'y'].map((n) => input(c, n));
   const shape = checkForwardInputs(denoiser.config, { x: x!.shape, t: t!.shape, context: context!.shape, y: y!.shape });
-  const intermediates = Object.entries(c.intermediates ?? {});
+  // Replaced weights are judged on the case's outputs only (ISSUE_NOTES, issue 4).
+  const intermediates = relL2 === undefined ? Object.entries(c.intermediates ?? {}) : [];
   const graph = await denoiser.compile({ ...shape, taps: intermediates.length > 0 });
   try {
     graph.writeLatent(await readVectorTensor(dir, x!));
@@ -188,7 +189,7 @@ export const runSamplingCase: CaseRunner = async (gpu, c, dir, o): Promise<CaseR
     const condY = await readVectorTensor(dir, input(c, 'cond_y'));
     graph.writeContext(cfg ? concat(cond, await readVectorTensor(dir, uncondContext)) : cond);
     graph.writePooled(cfg ? concat(condY, await readVectorTensor(dir, input(c, 'uncond_y'))) : condY);
-    const wanted = new Map(Object.entries(c.intermediates ?? {}));
+    const wanted = new Map(relL2 === undefined ? Object.entries(c.intermediates ?? {}) : []);
     const latents = new Map<string, Float32Array>();
     const latent = await sample(graph, {
       steps,
