@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../../src/gpu/errors.js';
 import { loadDenoiser } from '../../src/models/mmdit/index.js';
+import { canonicalizeMmdit } from '../../src/models/mmdit/keys.js';
+import { convert as convertCheckpoint } from '../../src/weights/convert.js';
 import { runVerify } from '../../src/node/commands/verify.js';
 import { openWeights } from '../../src/node/verify-mmdit.js';
 import { compareTensors, readVectorIndex, readVectorTensor, runVectorSet, type VerifyReport } from '../../src/node/verify.js';
@@ -141,7 +143,45 @@ describe('bad checkpoints', () => {
   }
 });
 
+/** A temporary index holding some public cases, their paths rebased onto the shared vectors. */
+function subsetIndex(dir: string, names: readonly string[], edit: (c: Record<string, unknown>) => Record<string, unknown> = (c) => c): void {
+  const index = JSON.parse(readFileSync(join(VECTORS, 'index.json'), 'utf8')) as { configs: object; cases: { name: string; weights: string; inputs: Record<string, { file: string }>; outputs: Record<string, { file: string }>; intermediates?: Record<string, { file: string }> }[] };
+  const rel = relative(dir, VECTORS);
+  const rebase = (o: Record<string, { file: string }>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { ...v, file: join(rel, v.file) }]));
+  const cases = names.map((name) => {
+    const c = index.cases.find((x) => x.name === name)!;
+    return edit({ ...c, weights: join(rel, c.weights), inputs: rebase(c.inputs), outputs: rebase(c.outputs), ...(c.intermediates ? { intermediates: rebase(c.intermediates) } : {}) });
+  });
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ version: 1, configs: index.configs, cases }));
+}
+
 describe('verify command', () => {
+  it('--weights replaces the weights of the cases it fits and judges them by the issue-4 limits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmdit-verify-weights-'));
+    try {
+      const out = join(dir, 'c2-int8');
+      mkdirSync(out);
+      await convertCheckpoint({
+        model: 'c2', quant: 'int8',
+        inputs: { mmdit: await openWeights(join(VECTORS, 'c2_sd35l_qknorm/weights.safetensors')) },
+        canonicalize: { mmdit: (s) => canonicalizeMmdit(s).source },
+        write: async (file, bytes) => writeFileSync(join(out, file), bytes),
+      });
+      subsetIndex(dir, ['c2_sd35l_qknorm/forward_b2_16x24', 'c1_sd3m/forward_b1_24x40']);
+      const report = await runVectorSet({ dir, weights: join(out, 'manifest.json'), gpu: await testGpu(), log: () => undefined });
+      const [c2, c1] = report.cases;
+      expect(report.weights).toBe(join(out, 'manifest.json'));
+      expect(c2!.tolerance).toEqual({ relL2: 0.0029 });
+      expect(c2!.tensors.map((t) => t.name)).toEqual(['out']);
+      expect(c2!.relL2).toBeGreaterThan(1e-5);
+      expect(c2!.pass).toBe(true);
+      expect(c1!.tolerance).toEqual({ maxAbs: 1e-4 });
+      expect(c1!.pass).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 on bad usage and names the problem', async () => {
     expect(await runVerify([])).toBe(2);
     expect(await runVerify([VECTORS, '--precision', 'f64'])).toBe(2);
@@ -153,13 +193,11 @@ describe('verify command', () => {
   it('writes the version-1 report and exits 1 when a case is over tolerance', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmdit-verify-'));
     try {
-      const index = JSON.parse(readFileSync(join(VECTORS, 'index.json'), 'utf8')) as { cases: { name: string; tolerance: { maxAbs: number }; weights: string; inputs: Record<string, { file: string }>; outputs: Record<string, { file: string }> }[] };
-      const rel = relative(dir, VECTORS);
-      const rebase = (o: Record<string, { file: string }>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { ...v, file: join(rel, v.file) }]));
-      const c = index.cases.find((x) => x.name === 'c2_sd35l_qknorm/forward_b2_16x24')!;
-      const ok = { ...c, weights: join(rel, c.weights), inputs: rebase(c.inputs), outputs: rebase(c.outputs), intermediates: undefined };
-      const tight = { ...ok, name: 'too-tight', tolerance: { maxAbs: 1e-12 } };
-      writeFileSync(join(dir, 'index.json'), JSON.stringify({ version: 1, configs: {}, cases: [ok, tight] }));
+      const name = 'c2_sd35l_qknorm/forward_b2_16x24';
+      subsetIndex(dir, [name]);
+      const written = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { cases: Record<string, unknown>[] };
+      const ok = { ...written.cases[0], intermediates: undefined };
+      writeFileSync(join(dir, 'index.json'), JSON.stringify({ ...written, cases: [ok, { ...ok, name: 'too-tight', tolerance: { maxAbs: 1e-12 } }] }));
       const json = join(dir, 'report.json');
       const log = console.log;
       console.log = () => undefined;
@@ -171,7 +209,7 @@ describe('verify command', () => {
       expect(report.precision).toBe('f32');
       expect(report.weights).toBeNull();
       expect(Object.keys(report.adapter).sort()).toEqual(['architecture', 'description', 'isFallbackAdapter', 'vendor']);
-      expect(report.cases.map((x) => [x.name, x.kind, x.pass])).toEqual([[c.name, 'forward', true], ['too-tight', 'forward', false]]);
+      expect(report.cases.map((x) => [x.name, x.kind, x.pass])).toEqual([[name, 'forward', true], ['too-tight', 'forward', false]]);
       const first = report.cases[0]!;
       expect(Object.keys(first).sort()).toEqual(['config', 'kind', 'maxAbs', 'ms', 'name', 'pass', 'peakGpuBytes', 'relL2', 'tensors', 'tolerance'].sort());
       expect(first.tolerance).toEqual({ maxAbs: 1e-4 });
