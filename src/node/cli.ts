@@ -7,6 +7,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   info: { summary: 'show the WebGPU adapter, features and limits', load: async () => (await import('./commands/info.js')).runInfo },
   verify: { summary: 'run reference vector sets: <dir> [--json report] [--precision f32|f16] [--weights file] [--only kinds]', load: async () => (await import('./commands/verify.js')).runVerify },
+  convert: { summary: 'checkpoints to shards + manifest: <inputs…> --quant f16|int8|int4|f32 --out dir', load: async () => (await import('./commands/convert.js')).runConvert },
   tokenize: { summary: 'SD3 token ids of prompts: --input prompts.json --json out.json [--tokenizers dir]', load: async () => (await import('./commands/tokenize.js')).runTokenize },
 };
 
