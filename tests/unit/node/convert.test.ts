@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import * as onnxModule from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { canonicalComponent } from '../../../src/node/canonical-components.js';
 import { fileSource } from '../../../src/node/file-source.js';
@@ -17,6 +18,8 @@ import { encodeSafetensors } from '../../../src/weights/safetensors-write.js';
 import type { TensorSource } from '../../../src/weights/tensor-source.js';
 import { f32Tensor, randomFloats, SHARED_DIR } from '../weights/helpers.js';
 import { C1, C1_ONNX, C2, C3, tempDir, TEXT, writeDiffusersRoot, writeSingleFile } from './fixtures.js';
+
+const onnx = onnxModule.onnx ?? (onnxModule as unknown as { default: typeof onnxModule }).default.onnx;
 
 /** Per-tensor relative L2 of stored against input values (f16 rounding; q8/q4 a fraction of a step). */
 const LIMIT = { f16: 5e-4, q8: 0.01, q4: 0.15 } as const;
@@ -119,6 +122,32 @@ describe('convert: checkpoint layouts', () => {
     const onnx = await run([C1_ONNX], 'int8');
     const st = await run([C1], 'int8');
     expect(onnx.manifest.components.mmdit?.shards).toEqual(st.manifest.components.mmdit?.shards);
+  });
+
+  it('an ONNX model with external data converts like the safetensors its tensors came from', async () => {
+    const st = await openSafetensors(await fileSource(C1));
+    const folder = path.join(dir, 'onnx-external');
+    await mkdir(folder, { recursive: true });
+    const chunks: Uint8Array[] = [];
+    const initializer: onnxModule.onnx.ITensorProto[] = [];
+    let offset = 0;
+    for (const info of st.tensors.values()) {
+      const data = await st.read(info.name);
+      const external = [
+        { key: 'location', value: 'model.onnx.data' },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(data.byteLength) },
+      ];
+      initializer.push({ name: info.name, dims: [...info.shape], dataType: onnx.TensorProto.DataType.FLOAT, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData: external });
+      chunks.push(data);
+      offset += data.byteLength;
+    }
+    const model = onnx.ModelProto.encode({ irVersion: 8, graph: { name: 'mmdit', node: [], initializer } }).finish();
+    await writeFile(path.join(folder, 'model.onnx'), model);
+    await writeFile(path.join(folder, 'model.onnx.data'), Buffer.concat(chunks));
+    const fromOnnx = await run([path.join(folder, 'model.onnx')], 'int8');
+    const fromSafetensors = await run([C1], 'int8');
+    expect(fromOnnx.manifest.components.mmdit?.shards).toEqual(fromSafetensors.manifest.components.mmdit?.shards);
   });
 
   it('a converted manifest re-converts: f32 → int8 equals converting the checkpoint to int8', async () => {
