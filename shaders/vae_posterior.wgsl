@@ -1,16 +1,17 @@
 // The encoder's diagonal Gaussian posterior (TEXT_VAE_SPEC §6), for rows [row0, row0 + rows) of
 // the moments [B, ·, 2C] (a row view): mean = moments[:C], logvar = clamp(moments[C:], −30, 20),
 // sample = mean + exp(½·logvar)·noise (HAS_NOISE; else the mean), and the denoiser-space latent
-// process_in(sample) = (sample − shift)·scale. Outputs are whole [B, height·width, C] maps.
+// process_in(sample) = (sample − shift)·scale. Outputs are whole f32 maps in the sampler's NCHW
+// layout [B, C, height, width] (noise too).
 
 override WG: u32 = 64u;
 override HAS_NOISE: bool = false;
 
 @group(0) @binding(0) var<storage, read> moments: array<act>;
 @group(0) @binding(1) var<storage, read> noise: array<f32>;
-@group(0) @binding(2) var<storage, read_write> mean_out: array<act>;
-@group(0) @binding(3) var<storage, read_write> logvar_out: array<act>;
-@group(0) @binding(4) var<storage, read_write> latent_out: array<act>;
+@group(0) @binding(2) var<storage, read_write> mean_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> logvar_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> latent_out: array<f32>;
 
 struct Params {
   width: u32,
@@ -40,10 +41,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) num: vec3
   let src = ((batch * params.x_rows + row - params.x_row0) * params.width + col) * 2u * params.channels + c;
   let mean = f32(moments[src]);
   let logvar = clamp(f32(moments[src + params.channels]), -30.0, 20.0);
-  let dst = ((batch * params.height + row) * params.width + col) * params.channels + c;
+  let dst = ((batch * params.channels + c) * params.height + row) * params.width + col;
   var sample = mean;
   if (HAS_NOISE) { sample = fma(exp(0.5 * logvar), noise[dst], mean); }
-  mean_out[dst] = act(mean);
-  logvar_out[dst] = act(logvar);
-  latent_out[dst] = act((sample - params.shift) * params.scale);
+  mean_out[dst] = mean;
+  logvar_out[dst] = logvar;
+  latent_out[dst] = (sample - params.shift) * params.scale;
 }

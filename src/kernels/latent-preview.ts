@@ -33,6 +33,7 @@ export const SD3_LATENT_RGB_FACTORS: readonly (readonly [number, number, number]
 export const SD3_LATENT_RGB_BIAS: readonly [number, number, number] = [0.2394, 0.2135, 0.1925];
 
 export interface LatentPreviewArgs {
+  readonly batch: number;
   readonly pixels: number;
   readonly channels: number;
 }
@@ -45,9 +46,9 @@ export const latentPreviewKernel: KernelSpec<LatentPreviewArgs> = {
     { name: 'factors', access: 'read' },
     { name: 'rgba', access: 'write' },
   ],
-  params: [['pixels', 'u32'], ['channels', 'u32']],
+  params: [['pixels', 'u32'], ['channels', 'u32'], ['batch', 'u32']],
   variant: (_a, _caps, precision) => ({ precision, constants: { WG } }),
-  plan: (a) => ({ params: { pixels: a.pixels, channels: a.channels }, workgroups: foldedGrid(Math.ceil(a.pixels / WG)) }),
+  plan: (a) => ({ params: { pixels: a.pixels, channels: a.channels, batch: a.batch }, workgroups: foldedGrid(Math.ceil((a.batch * a.pixels) / WG)) }),
 };
 
 /** The factor table as the kernel reads it: channels·3 factors row-major, then 3 biases. */
@@ -59,17 +60,18 @@ export function previewFactorTable(
 }
 
 /**
- * A preview of a denoiser-space latent `[B, h·w, C]`: packed RGBA8 u32 `[B, h·w]` at latent
- * resolution (one pixel per latent position). `factors` is an f32 `[C·3 + 3]` value (see
- * `previewFactorTable`, usually a graph constant).
+ * A preview of a denoiser-space latent, f32 NCHW `[B, C, h, w]` as the sampler holds it: packed
+ * RGBA8 u32 `[B, h·w]` at latent resolution (one pixel per latent position). `factors` is an f32
+ * `[C·3 + 3]` value (see `previewFactorTable`, usually a graph constant).
  */
 export function latentPreview(b: GraphBuilder, latent: Value, factors: Value, label = 'latent_preview'): Value {
-  const [batch, pixels, channels] = latent.shape as [number, number, number];
-  if (latent.shape.length !== 3) throw new InvalidArgumentError(`latent_preview input ${latent.label} shape`, '[B, h·w, C]', latent.shape);
+  const [batch, channels, h, w] = latent.shape as [number, number, number, number];
+  const pixels = h * w;
+  if (latent.shape.length !== 4 || latent.type !== 'f32') throw new InvalidArgumentError(`latent_preview input ${latent.label}`, 'f32 [B, C, h, w]', `${latent.type} ${JSON.stringify(latent.shape)}`);
   if (factors.type !== 'f32' || factors.shape.reduce((p, d) => p * d, 1) !== channels * 3 + 3) {
     throw new InvalidArgumentError('latent_preview factors', `f32 with ${channels * 3 + 3} values`, factors.shape);
   }
   const out = b.temp([batch, pixels], label, 'u32');
-  b.dispatch(latentPreviewKernel, { pixels: batch * pixels, channels }, [latent, factors, out], label);
+  b.dispatch(latentPreviewKernel, { batch, pixels, channels }, [latent, factors, out], label);
   return out;
 }

@@ -52,9 +52,9 @@ export interface PosteriorOutputs {
 
 /**
  * The encoder's posterior for rows [row0, row0 + rows) of the moments view `[B, ·, 2C]`, written
- * into whole `[B, height·width, C]` outputs: mean, clamped logvar, and the denoiser-space latent
- * `(sample − shift)·scale` with sample = mean + exp(½·logvar)·noise (noise: f32 `[B, h·w, C]`,
- * or the mean without it).
+ * into whole f32 NCHW `[B, C, height, width]` outputs (the sampler's latent layout): mean, clamped
+ * logvar, and the denoiser-space latent `(sample − shift)·scale` with sample = mean +
+ * exp(½·logvar)·noise (noise: f32 NCHW as well, or the mean without it).
  */
 export function vaePosterior(
   b: GraphBuilder,
@@ -67,11 +67,11 @@ export function vaePosterior(
   if (!Number.isInteger(channels)) throw new InvalidArgumentError('posterior moments channels', 'an even number', twice);
   checkRowsInView(moments, o.row0, o.rows, `posterior input ${moments.value.label}`);
   for (const v of [out.mean, out.logvar, out.latent, ...(o.noise ? [o.noise] : [])]) {
-    if (v.shape.length !== 3 || v.shape[0] !== batch || v.shape[1] !== o.height * o.width || v.shape[2] !== channels) {
-      throw new InvalidArgumentError(`posterior operand ${v.label} shape`, `[${batch}, ${o.height * o.width}, ${channels}]`, v.shape);
+    const [vb, vc, vh, vw] = v.shape as [number, number, number, number];
+    if (v.type !== 'f32' || v.shape.length !== 4 || vb !== batch || vc !== channels || vh !== o.height || vw !== o.width) {
+      throw new InvalidArgumentError(`posterior operand ${v.label}`, `f32 [${batch}, ${channels}, ${o.height}, ${o.width}]`, `${v.type} ${JSON.stringify(v.shape)}`);
     }
   }
-  if (o.noise && o.noise.type !== 'f32') throw new InvalidArgumentError('posterior noise type', 'f32', o.noise.type);
   const args: PosteriorArgs = {
     batch, width: o.width, height: o.height, channels, row0: o.row0, rows: o.rows,
     x: { row0: moments.row0, rows: moments.rows }, shift: o.shift, scale: o.scale, hasNoise: Boolean(o.noise),

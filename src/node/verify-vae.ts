@@ -79,13 +79,6 @@ function vectorInput(c: VectorCase, name: string): VectorTensor {
   return t;
 }
 
-/** NCHW `[B, C, H, W]` → NHWC `[B, H·W, C]`. */
-export function nchwToNhwc(x: Float32Array, batch: number, channels: number, pixels: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < batch; b++) for (let c = 0; c < channels; c++) for (let p = 0; p < pixels; p++) out[(b * pixels + p) * channels + c] = x[(b * channels + c) * pixels + p] as number;
-  return out;
-}
-
 /** NHWC `[B, H·W, C]` → NCHW `[B, C, H, W]`. */
 export function nhwcToNchw(x: Float32Array, batch: number, channels: number, pixels: number): Float32Array {
   const out = new Float32Array(x.length);
@@ -120,8 +113,8 @@ async function collect(dir: string, c: VectorCase, produced: (name: string, t: V
 export const runVaeDecodeCase: CaseRunner = async (gpu, c, dir, o) => {
   const vae = await loadVae(gpu, c, dir, o);
   const latentInfo = vectorInput(c, 'latent');
-  const [batch, channels, latentHeight, latentWidth] = latentInfo.shape as [number, number, number, number];
-  const latent = nchwToNhwc(await readVectorTensor(dir, latentInfo), batch, channels, latentHeight * latentWidth);
+  const [batch, , latentHeight, latentWidth] = latentInfo.shape as [number, number, number, number];
+  const latent = await readVectorTensor(dir, latentInfo);
   const graph = await vae.compileDecoder({ batch, latentHeight, latentWidth, taps: true });
   gpu.ctx.write(graph.latent.buffer, 0, latent);
   graph.run();
@@ -154,9 +147,9 @@ export const runVaeEncodeCase: CaseRunner = async (gpu, c, dir, o) => {
   gpu.ctx.write(graph.rgba.buffer, 0, rgba);
   graph.run();
   return collect(dir, c, async (name, t) => {
+    if (name === 'mean' || name === 'logvar' || name === 'latent') return readTensor(gpu.ctx, graph.output(name));
     const [b, ch, h, w] = t.shape as [number, number, number, number];
-    const nhwc = name === 'mean' || name === 'logvar' || name === 'latent' ? await readTensor(gpu.ctx, graph.output(name)) : await graph.readTap(name);
-    return nhwcToNchw(nhwc, b, ch, h * w);
+    return nhwcToNchw(await graph.readTap(name), b, ch, h * w);
   });
 };
 

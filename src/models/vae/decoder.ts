@@ -1,6 +1,6 @@
 import type { GraphBuilder, Value } from '../../graph/builder.js';
-import { unary } from '../../kernels/elementwise.js';
 import { toRgba } from '../../kernels/to-rgba.js';
+import { vaeLatentIn } from '../../kernels/vae-latent-in.js';
 import type { WeightMap } from '../upload.js';
 import { type BandLayoutInfo, type BandPlan, bandLayoutOf, type FeatureMap, type MapKind, mapFromWhole, tapMap } from './bands.js';
 import { attentionBlock, convBlock, normOut, resnetBlock } from './blocks.js';
@@ -23,7 +23,7 @@ export function decoderMapKinds(c: VaeConfig): MapKind[] {
 }
 
 export interface DecoderIo {
-  /** Denoiser-space latent `[batch, h·w, latentChannels]` (process_out is applied here). */
+  /** Denoiser-space latent, f32 NCHW `[batch, C, h, w]` as the sampler holds it (process_out is applied here). */
   readonly latent: Value;
   readonly batch: number;
   readonly latentHeight: number;
@@ -52,7 +52,7 @@ export function vaeDecoderForward(b: GraphBuilder, w: WeightMap, c: VaeConfig, i
     io.layouts?.set(name, bandLayoutOf(map));
     return tapMap(b, name, map);
   };
-  const z = unary(b, 'affine', io.latent, { alpha: 1 / c.scale, beta: c.shift, label: 'z' });
+  const z = vaeLatentIn(b, io.latent, { scale: c.scale, shift: c.shift });
   b.tap('z', z);
   let x = mapFromWhole(b, z, io.plan, { scale: 1, width: io.latentWidth, label: 'z' });
   x = tap('conv_in', convBlock(b, w, x, 'decoder.conv_in'));

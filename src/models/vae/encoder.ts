@@ -27,10 +27,11 @@ export interface EncoderIo {
   readonly plan: BandPlan;
   /** Receives where each tapped map's bands live, to read taps back whole. */
   readonly layouts?: Map<string, BandLayoutInfo>;
-  /** f32 `[batch, h·w, latentChannels]` standard normal noise: the latent is then a posterior sample. */
+  /** f32 NCHW `[batch, C, h, w]` standard normal noise: the latent is then a posterior sample. */
   readonly noise?: Value | null;
 }
 
+/** f32 NCHW `[batch, C, h, w]` each (the sampler's latent layout). */
 export interface EncoderOutputs {
   readonly mean: Value;
   readonly logvar: Value;
@@ -66,8 +67,8 @@ export function vaeEncoderForward(b: GraphBuilder, w: WeightMap, c: VaeConfig, i
   x = tap('mid.attn_1', attentionBlock(b, w, c, x, 'encoder.mid.attn_1'));
   x = tap('mid.block_2', resnetBlock(b, w, c, x, 'encoder.mid.block_2'));
   const moments = tap('moments', convBlock(b, w, normOut(b, w, c, x, 'encoder'), 'encoder.conv_out'));
-  const shape = [io.batch, io.latentHeight * io.latentWidth, c.latentChannels];
-  const out = { mean: b.temp(shape, 'mean'), logvar: b.temp(shape, 'logvar'), latent: b.temp(shape, 'latent') };
+  const shape = [io.batch, c.latentChannels, io.latentHeight, io.latentWidth];
+  const out = { mean: b.temp(shape, 'mean', 'f32'), logvar: b.temp(shape, 'logvar', 'f32'), latent: b.temp(shape, 'latent', 'f32') };
   for (const band of moments.bands) {
     vaePosterior(b, band.view, out, {
       width: io.latentWidth,

@@ -99,7 +99,7 @@ abstract class VaeGraph implements Disposable {
 
 /** A decode planned for one latent size: write `latent`, `run()`, read the pictures. */
 export class VaeDecodeGraph extends VaeGraph {
-  /** Denoiser-space latent `[batch, h·w, C]` (NHWC tokens, as the denoiser produces it). */
+  /** Denoiser-space latent, f32 NCHW `[batch, C, h, w]` (the sampler's layout). */
   get latent(): GpuTensor {
     return this.graph.input('latent');
   }
@@ -141,7 +141,7 @@ export class VaeEncodeGraph extends VaeGraph {
     return this.graph.input('rgba');
   }
 
-  /** f32 `[batch, h·w, C]` standard normal noise (graphs compiled with `sample`). */
+  /** f32 NCHW `[batch, C, h, w]` standard normal noise (graphs compiled with `sample`). */
   get noise(): GpuTensor {
     return this.graph.input('noise');
   }
@@ -221,7 +221,7 @@ export class Vae implements Disposable {
     if (cached) return cached;
     const plan = this.plan(s, decoderMapKinds(this.config));
     const b = new GraphBuilder(this.ctx.caps, this.precision, Boolean(s.taps));
-    const latent = b.input('latent', [s.batch, s.latentHeight * s.latentWidth, this.config.latentChannels]);
+    const latent = b.input('latent', [s.batch, this.config.latentChannels, s.latentHeight, s.latentWidth], 'f32');
     const layouts = new Map<string, BandLayoutInfo>();
     const out = vaeDecoderForward(b, this.weights, this.config, { latent, batch: s.batch, latentHeight: s.latentHeight, latentWidth: s.latentWidth, plan, layouts });
     b.output('rgba', out.rgba);
@@ -244,7 +244,7 @@ export class Vae implements Disposable {
     const b = new GraphBuilder(this.ctx.caps, this.precision, Boolean(s.taps));
     const pixels = s.latentHeight * scale * s.latentWidth * scale;
     const rgba = b.input('rgba', [s.batch, pixels], 'u32');
-    const noise = s.sample ? b.input('noise', [s.batch, s.latentHeight * s.latentWidth, this.config.latentChannels], 'f32') : null;
+    const noise = s.sample ? b.input('noise', [s.batch, this.config.latentChannels, s.latentHeight, s.latentWidth], 'f32') : null;
     const layouts = new Map<string, BandLayoutInfo>();
     const out = vaeEncoderForward(b, this.weights, this.config, { rgba, batch: s.batch, latentHeight: s.latentHeight, latentWidth: s.latentWidth, plan, noise, layouts });
     for (const name of ['mean', 'logvar', 'latent'] as const) b.output(name, out[name]);
@@ -254,23 +254,21 @@ export class Vae implements Disposable {
   }
 
   /**
-   * Decodes denoiser-space latents — a GPU tensor `[batch, h·w, C]` (copied on the GPU) or the same
-   * values on the CPU — into pictures.
+   * Decodes denoiser-space latents — an f32 NCHW GPU tensor `[batch, C, h, w]` such as the
+   * sampler's result (copied on the GPU) or the same values on the CPU — into pictures.
    */
   async decode(latent: GpuTensor | Float32Array, s: VaeShape & { readonly signal?: AbortSignal }): Promise<RgbaImage[]> {
     s.signal?.throwIfAborted();
     const graph = await this.compileDecoder(s);
     const count = s.batch * s.latentHeight * s.latentWidth * this.config.latentChannels;
-    const size = count * (this.precision === 'f16' ? 2 : 4);
     if (latent instanceof Float32Array) {
-      if (latent.length !== count) throw new InvalidArgumentError('VAE latent', `${count} values [batch, h·w, C]`, latent.length);
-      if (this.precision === 'f16') throw new InvalidArgumentError('VAE latent', 'a GPU tensor in f16 compute', 'a Float32Array');
+      if (latent.length !== count) throw new InvalidArgumentError('VAE latent', `${count} values [batch, C, h, w]`, latent.length);
       this.ctx.write(graph.latent.buffer, 0, latent);
     } else {
-      if (elementCount(latent.shape) !== count || latent.format !== (this.precision === 'f16' ? 'f16' : 'f32')) {
-        throw new InvalidArgumentError('VAE latent', `${count} ${this.precision} values`, `${latent.format} ${JSON.stringify(latent.shape)}`);
+      if (elementCount(latent.shape) !== count || latent.format !== 'f32') {
+        throw new InvalidArgumentError('VAE latent', `${count} f32 values [batch, C, h, w]`, `${latent.format} ${JSON.stringify(latent.shape)}`);
       }
-      copyTensor(this.ctx, latent, graph.latent, size);
+      copyTensor(this.ctx, latent, graph.latent, count * 4);
     }
     graph.run();
     return graph.readImages();
@@ -278,8 +276,8 @@ export class Vae implements Disposable {
 
   /**
    * Encodes RGBA8 images (all of one size, a multiple of the VAE's downscale factor) into
-   * denoiser-space latents `[batch, h·w, C]`: process_in of the posterior mean, or of a posterior
-   * sample drawn with `seed` (Philox, as the sampler's noise) when one is given.
+   * denoiser-space latents, NCHW `[batch, C, h, w]`: process_in of the posterior mean, or of a
+   * posterior sample drawn with `seed` (Philox, as the sampler's noise) when one is given.
    */
   async encode(images: readonly RgbaImage[], o: { readonly seed?: number; readonly signal?: AbortSignal } = {}): Promise<{ latent: Float32Array; mean: Float32Array; logvar: Float32Array; latentHeight: number; latentWidth: number }> {
     o.signal?.throwIfAborted();

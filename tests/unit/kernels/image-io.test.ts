@@ -3,6 +3,7 @@ import { fromRgba } from '../../../src/kernels/from-rgba.js';
 import { wholeImage } from '../../../src/kernels/image-rows.js';
 import { latentPreview, previewFactorTable, SD3_LATENT_RGB_FACTORS } from '../../../src/kernels/latent-preview.js';
 import { toRgba } from '../../../src/kernels/to-rgba.js';
+import { vaeLatentIn } from '../../../src/kernels/vae-latent-in.js';
 import { vaePosterior } from '../../../src/kernels/vae-posterior.js';
 import { expectClose } from '../../reference/compare.js';
 import { randomArray } from '../../reference/random.js';
@@ -73,19 +74,20 @@ describe('latent_preview', () => {
   it('uses the published SD3 factors and converts like to_rgba', async () => {
     const gpu = await testGpu();
     const [batch, pixels] = [2, 37];
-    const latent = randomArray(batch * pixels * 16, 9, -3, 3);
+    const latent = randomArray(batch * 16 * pixels, 9, -3, 3);
     const table = previewFactorTable();
     expect(table.length).toBe(51);
     expect(SD3_LATENT_RGB_FACTORS[15]).toEqual([-0.1448, -0.1463, -0.1189]);
     const out = await runGraph(gpu, 'latent_preview', (b) => {
-      b.output('rgba', latentPreview(b, b.input('latent', [batch, pixels, 16]), b.constant('factors', [51], 'f32', table)));
+      b.output('rgba', latentPreview(b, b.input('latent', [batch, 16, 1, pixels], 'f32'), b.constant('factors', [51], 'f32', table)));
     }, { latent });
     const got = u32(out.rgba!);
     let offByOne = 0;
     for (let p = 0; p < batch * pixels; p++) {
       for (let c = 0; c < 3; c++) {
         let v = table[48 + c]!;
-        for (let k = 0; k < 16; k++) v += latent[p * 16 + k]! * table[k * 3 + c]!;
+        const [bi, q] = [Math.floor(p / pixels), p % pixels];
+        for (let k = 0; k < 16; k++) v += latent[(bi * 16 + k) * pixels + q]! * table[k * 3 + c]!;
         const diff = Math.abs(((got[p]! >>> (8 * c)) & 0xff) - byteRef(v));
         expect(diff, `pixel ${p} channel ${c}`).toBeLessThanOrEqual(1);
         offByOne += diff;
@@ -104,12 +106,12 @@ describe('vae_posterior', () => {
       const moments = randomArray(batch * h * w * 2 * c, 11, -40, 30);
       const noise = randomArray(batch * h * w * c, 12);
       const out = await runGraph(gpu, 'vae_posterior', (b) => {
-        const mk = (name: string) => b.temp([batch, h * w, c], name);
+        const mk = (name: string) => b.temp([batch, c, h, w], name, 'f32');
         const outs = { mean: mk('mean'), logvar: mk('logvar'), latent: mk('latent') };
         // Two bands of the moments: rows [0, 2) and [2, 3).
         const m0 = b.input('m0', [batch, 2 * w, 2 * c]);
         const m1 = b.input('m1', [batch, w, 2 * c]);
-        const n = withNoise ? b.input('noise', [batch, h * w, c], 'f32') : null;
+        const n = withNoise ? b.input('noise', [batch, c, h, w], 'f32') : null;
         const common = { width: w, height: h, shift: 0.0609, scale: 1.5305, noise: n };
         vaePosterior(b, { value: m0, row0: 0, rows: 2 }, outs, { ...common, row0: 0, rows: 2 });
         vaePosterior(b, { value: m1, row0: 2, rows: 1 }, outs, { ...common, row0: 2, rows: 1 });
@@ -124,7 +126,8 @@ describe('vae_posterior', () => {
       const latent = new Float64Array(mean.length);
       for (let p = 0; p < batch * h * w; p++) {
         for (let k = 0; k < c; k++) {
-          const i = p * c + k;
+          const [bi, q] = [Math.floor(p / (h * w)), p % (h * w)];
+          const i = (bi * c + k) * h * w + q;
           mean[i] = moments[p * 2 * c + k]!;
           logvar[i] = Math.min(20, Math.max(-30, moments[p * 2 * c + c + k]!));
           const sample = withNoise ? mean[i]! + Math.exp(0.5 * logvar[i]!) * noise[i]! : mean[i]!;
@@ -136,4 +139,18 @@ describe('vae_posterior', () => {
       expectClose(out.latent!, latent, { atol: 1e-6, rtol: 2e-6 }, 'latent');
     });
   }
+});
+
+describe('vae_latent_in', () => {
+  it('applies process_out and turns NCHW into NHWC', async () => {
+    const gpu = await testGpu();
+    const [batch, c, h, w] = [2, 16, 3, 5];
+    const latent = randomArray(batch * c * h * w, 13, -4, 4);
+    const out = await runGraph(gpu, 'vae_latent_in', (b) => {
+      b.output('z', vaeLatentIn(b, b.input('latent', [batch, c, h, w], 'f32'), { scale: 1.5305, shift: 0.0609 }));
+    }, { latent });
+    const ref = new Float64Array(latent.length);
+    for (let bi = 0; bi < batch; bi++) for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) ref[(bi * h * w + p) * c + k] = latent[(bi * c + k) * h * w + p]! / 1.5305 + 0.0609;
+    expectClose(out.z!, ref, { atol: 1e-7, rtol: 1e-7 }, 'z');
+  });
 });
