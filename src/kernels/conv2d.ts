@@ -35,8 +35,9 @@ export interface Conv2dArgs {
   readonly tiling?: ConvTiling;
 }
 
-const TM = 8;
-const TN = 4;
+/** Outputs per invocation (pixels × channels): shared-memory path, direct path (conv2d.wgsl). */
+const SHARED_BLOCK = { pixels: 8, channels: 4 } as const;
+const DIRECT_BLOCK = { pixels: 32, channels: 8 } as const;
 const MAX_GRID = 65535;
 
 function pow2Ceil(n: number): number {
@@ -63,9 +64,10 @@ export const conv2dKernel: KernelSpec<Conv2dArgs> = {
   ],
   variant(a, caps, precision) {
     const shared = (a.tiling ?? (caps.isFallbackAdapter ? 'direct' : 'shared')) === 'shared';
+    const block = shared ? SHARED_BLOCK : DIRECT_BLOCK;
     // Narrow outputs (conv_out: 3 channels) get narrow workgroups instead of idle threads.
-    const wgX = Math.min(16, pow2Ceil(Math.ceil(a.cout / TN)));
-    const wgY = shared ? 16 : 64 / wgX;
+    const wgX = Math.min(16, pow2Ceil(Math.ceil(a.cout / block.channels)));
+    const wgY = shared ? 16 : Math.max(1, 16 / wgX);
     return {
       precision,
       constants: {
@@ -84,7 +86,8 @@ export const conv2dKernel: KernelSpec<Conv2dArgs> = {
   plan(a, v) {
     const wgX = v.constants.WG_X ?? 16;
     const wgY = v.constants.WG_Y ?? 16;
-    const tiles = Math.ceil((a.outRows * a.outW) / (wgY * TM));
+    const block = v.constants.USE_SHARED ? SHARED_BLOCK : DIRECT_BLOCK;
+    const tiles = Math.ceil((a.outRows * a.outW) / (wgY * block.pixels));
     const total = tiles * a.batch;
     return {
       params: {
@@ -95,7 +98,7 @@ export const conv2dKernel: KernelSpec<Conv2dArgs> = {
         pad: a.mode === 'downsample' ? 0 : (a.ksize - 1) / 2,
         tiles,
       },
-      workgroups: [Math.ceil(a.cout / (wgX * TN)), Math.min(total, MAX_GRID), Math.ceil(total / MAX_GRID)],
+      workgroups: [Math.ceil(a.cout / (wgX * block.channels)), Math.min(total, MAX_GRID), Math.ceil(total / MAX_GRID)],
     };
   },
 };

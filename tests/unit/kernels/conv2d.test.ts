@@ -48,6 +48,7 @@ describe('conv2d', () => {
     { batch: 2, h: 3, w: 4, cin: 8, cout: 6, k: 3, mode: 'upsample' },
     { batch: 1, h: 7, w: 6, cin: 20, cout: 7, k: 3, mode: 'downsample' },
     { batch: 1, h: 6, w: 9, cin: 4, cout: 65, k: 3, mode: 'downsample' },
+    { batch: 2, h: 9, w: 13, cin: 12, cout: 19, k: 3, mode: 'same', residual: true },
   ];
   for (const tiling of ['direct', 'shared'] as const) {
     cases.forEach((c, i) => {
