@@ -1,17 +1,12 @@
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
 import { checkForwardInputs, type Denoiser, loadDenoiser, type MmditConfig } from '../models/mmdit/index.js';
 import { canonicalizeMmdit } from '../models/mmdit/keys.js';
 import { sample } from '../sampling/sample.js';
 import { readTensor } from '../tensor/read.js';
-import { parseManifest, resolveRelative } from '../weights/manifest.js';
-import { manifestSource } from '../weights/manifest-source.js';
-import { openOnnx } from '../weights/onnx.js';
-import { openDiffusersShards, openSafetensors } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
-import { fileDirectoryReader, fileSource } from './file-source.js';
 import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type VectorCase, type VerifyGpu, type VerifyRunOptions } from './verify.js';
+import { openWeightsFile } from './weights-source.js';
 
 /**
  * verify runners of the denoiser's kinds (MODEL_SPEC §7–8): `forward` (one call, every
@@ -19,26 +14,12 @@ import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type
  * every step). The engine takes its configuration from the weights, never from `configs`.
  */
 
-/** Opens weights by path: .safetensors, .onnx (initialisers), a manifest .json, or a diffusers folder. */
-export async function openWeights(path: string): Promise<TensorSource> {
-  const info = await stat(path).catch(() => null);
-  if (!info) throw new FileFormatError(path, 'no such file or folder');
-  if (info.isDirectory()) {
-    const transformer = join(path, 'transformer');
-    const isRoot = await stat(transformer).then((s) => s.isDirectory(), () => false);
-    return openDiffusersShards(fileDirectoryReader, isRoot ? transformer : path);
-  }
-  if (path.endsWith('.onnx')) {
-    const base = dirname(path);
-    return openOnnx(await fileSource(path), {
-      readExternal: async (location, offset, length, signal) => (await fileSource(resolve(base, location))).read(offset, length, signal),
-    });
-  }
-  if (path.endsWith('.json')) {
-    const manifest = parseManifest(JSON.parse(await readFile(path, 'utf8')), path);
-    return manifestSource(manifest, 'mmdit', (shard) => fileSource(resolveRelative(path, shard.file)));
-  }
-  return openSafetensors(await fileSource(path));
+/**
+ * Opens the denoiser of the weights at `path`: a .safetensors or .onnx file, a single-file
+ * checkpoint with other components, a diffusers folder or root, or a converted manifest.
+ */
+export function openWeights(path: string): Promise<TensorSource> {
+  return openWeightsFile(path, 'mmdit');
 }
 
 type Scheme = 'f32' | 'f16' | 'int8' | 'int4';
