@@ -50,10 +50,8 @@ export async function openWeightsPath(path: string, signal?: AbortSignal): Promi
     return fromTensors(path, onnx, onnx.skipped.length > 0 ? [`${onnx.skipped.length} non-float initialisers of ${basename(path)} left out (graph constants)`] : []);
   }
   if (path.endsWith('.safetensors') || path.endsWith('.sft')) {
-    // Text encoders from transformers carry int64 position_ids buffers that no model reads.
     const st = await openSafetensors(await fileSource(path), { unsupported: 'skip', ...(signal ? { signal } : {}) });
-    const skipped = st.skipped.map((s) => `${s.name} (${s.dtype}) in ${basename(path)} left out: not a weight dtype`);
-    return fromTensors(path, st, skipped);
+    return fromTensors(path, st, skippedBuffers(path, st.skipped));
   }
   throw new FileFormatError(path, 'unknown weights file: expected .safetensors, .safetensors.index.json, .onnx, a manifest .json or a folder');
 }
@@ -65,6 +63,16 @@ function fromTensors(path: string, source: TensorSource, notes: readonly string[
   const { components, unassigned } = splitSingleFile(source);
   const left = unassigned.length > 0 ? [`${unassigned.length} tensors under no component prefix left out (e.g. ${unassigned.slice(0, 3).join(', ')})`] : [];
   return { path, components, loose: null, manifest: null, notes: [...notes, ...left] };
+}
+
+/**
+ * Integer and boolean tensors are buffers, not weights (transformers' int64 `position_ids`): left
+ * out with a note. A float weight in a dtype the engine cannot read (F64, F8) is an error naming it.
+ */
+function skippedBuffers(file: string, skipped: readonly { name: string; dtype: string }[]): string[] {
+  const weight = skipped.find((s) => /^B?F\d/.test(s.dtype));
+  if (weight) throw new CheckpointError(weight.name, `dtype ${weight.dtype} in ${file} is not supported`, 'F32, F16 or BF16', weight.dtype);
+  return skipped.map((s) => `${s.name} (${s.dtype}) in ${basename(file)} left out: an integer buffer, not a weight`);
 }
 
 async function openManifestFile(path: string): Promise<OpenedWeights> {

@@ -81,6 +81,18 @@ describe('weights by path', () => {
     await expect(openWeightsPath(index)).rejects.toThrow(/z\.weight/);
   });
 
+  it('leaves integer buffers out with a note, but rejects a float weight of an unsupported dtype by name', async () => {
+    const withIds = path.join(dir, 'clip_with_ids.safetensors');
+    const ids = { name: 'text_model.embeddings.position_ids', dtype: 'I64', shape: [1, 2], data: new Uint8Array(16) };
+    await writeFile(withIds, encodeSafetensors([f32Tensor('text_model.embeddings.token_embedding.weight', [4, 2], randomFloats(8, 3)), ids]));
+    const opened = await openWeightsPath(withIds);
+    expect([...opened.loose!.tensors.keys()]).toEqual(['text_model.embeddings.token_embedding.weight']);
+    expect(opened.notes.join()).toMatch(/position_ids \(I64\).*left out/);
+    const f64 = path.join(dir, 'f64.safetensors');
+    await writeFile(f64, encodeSafetensors([{ name: 'x_embedder.proj.weight', dtype: 'F64', shape: [2], data: new Uint8Array(16) }]));
+    await expect(openWeightsPath(f64)).rejects.toThrow(/"x_embedder\.proj\.weight": dtype F64 in .*f64\.safetensors is not supported/);
+  });
+
   it('a missing path, an unknown extension or an empty folder is a FileFormatError naming it', async () => {
     await expect(openWeightsPath(path.join(dir, 'nothing.safetensors'))).rejects.toThrow(FileFormatError);
     const other = path.join(dir, 'weights.bin');
