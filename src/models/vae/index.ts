@@ -11,7 +11,7 @@ import { elementCount, type GpuTensor } from '../../tensor/tensor.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
 import { checkTensorSet } from '../canonical-view.js';
 import { releaseWeights, uploadWeights, type WeightMap } from '../upload.js';
-import { type BandLayoutInfo, type BandPlan, bandLayoutOf, joinBands, planBands } from './bands.js';
+import { type BandLayoutInfo, type BandPlan, bandLayoutOf, joinBands, outputMap, planBands } from './bands.js';
 import { deriveVaeConfig, expectedVaeTensors, type VaeConfig, type VaeOverrides } from './config.js';
 import { decoderMapKinds, vaeDecoderForward, vaeScale } from './decoder.js';
 import { encoderMapKinds, vaeEncoderForward } from './encoder.js';
@@ -49,6 +49,11 @@ export interface VaeShape {
   readonly taps?: boolean;
   /** Split into at least this many row bands even when fewer fit (tests). */
   readonly minBands?: number;
+}
+
+export interface VaeDecodeShape extends VaeShape {
+  /** Keep the float image (before the uint8 conversion) readable without keeping every tap. */
+  readonly floatImage?: boolean;
 }
 
 /** Shared by the decode and encode graphs: a compiled graph plus where its banded maps live. */
@@ -122,7 +127,7 @@ export class VaeDecodeGraph extends VaeGraph {
     }));
   }
 
-  /** The float image `[batch, H·W, 3]` before conversion (tests, verify). */
+  /** The float image `[batch, H·W, 3]` before conversion (graphs compiled with `floatImage` or `taps`). */
   readFloatImage(): Promise<Float32Array> {
     return this.readTap('image');
   }
@@ -212,11 +217,11 @@ export class Vae implements Disposable {
   }
 
   /** The decode graph for a latent size (compiled once per shape, then reused). */
-  async compileDecoder(s: VaeShape): Promise<VaeDecodeGraph> {
+  async compileDecoder(s: VaeDecodeShape): Promise<VaeDecodeGraph> {
     this.assertLive();
     if (!this.config.hasDecoder) throw new InvalidArgumentError('VAE decode', 'a checkpoint with a decoder', 'encoder only');
     this.checkShape(s);
-    const key = `${s.batch}x${s.latentHeight}x${s.latentWidth}/${s.taps ? 'taps' : ''}/${s.minBands ?? 1}`;
+    const key = `${s.batch}x${s.latentHeight}x${s.latentWidth}/${s.taps ? 'taps' : ''}/${s.floatImage ? 'image' : ''}/${s.minBands ?? 1}`;
     const cached = this.decoders.get(key);
     if (cached) return cached;
     const plan = this.plan(s, decoderMapKinds(this.config));
@@ -225,6 +230,7 @@ export class Vae implements Disposable {
     const layouts = new Map<string, BandLayoutInfo>();
     const out = vaeDecoderForward(b, this.weights, this.config, { latent, batch: s.batch, latentHeight: s.latentHeight, latentWidth: s.latentWidth, plan, layouts });
     b.output('rgba', out.rgba);
+    if (s.floatImage) outputMap(b, 'image', out.image);
     layouts.set('image', bandLayoutOf(out.image));
     const graph = new VaeDecodeGraph(this.ctx, await compileGraph(this.ctx, this.cache, b), plan, layouts);
     this.decoders.set(key, graph);
@@ -257,7 +263,7 @@ export class Vae implements Disposable {
    * Decodes denoiser-space latents — an f32 NCHW GPU tensor `[batch, C, h, w]` such as the
    * sampler's result (copied on the GPU) or the same values on the CPU — into pictures.
    */
-  async decode(latent: GpuTensor | Float32Array, s: VaeShape & { readonly signal?: AbortSignal }): Promise<RgbaImage[]> {
+  async decode(latent: GpuTensor | Float32Array, s: VaeDecodeShape & { readonly signal?: AbortSignal }): Promise<RgbaImage[]> {
     s.signal?.throwIfAborted();
     const graph = await this.compileDecoder(s);
     const count = s.batch * s.latentHeight * s.latentWidth * this.config.latentChannels;
