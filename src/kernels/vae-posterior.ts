@@ -26,9 +26,9 @@ export const vaePosteriorKernel: KernelSpec<PosteriorArgs> = {
   bindings: [
     { name: 'moments', access: 'read' },
     { name: 'noise', access: 'read' },
-    { name: 'mean', access: 'readwrite' },
-    { name: 'logvar', access: 'readwrite' },
-    { name: 'latent', access: 'readwrite' },
+    { name: 'mean_out', access: 'readwrite' },
+    { name: 'logvar_out', access: 'readwrite' },
+    { name: 'latent_out', access: 'readwrite' },
   ],
   params: [
     ['width', 'u32'], ['height', 'u32'], ['channels', 'u32'], ['row0', 'u32'], ['rows', 'u32'],
