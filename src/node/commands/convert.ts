@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { FileFormatError, InvalidArgumentError, MmditError } from '../../gpu/errors.js';
 import { convert, type ConvertResult, type TensorReport } from '../../weights/convert.js';
 import { COMPONENTS, type ComponentName, type ModelManifest, VARIANTS, type WeightsVariant } from '../../weights/manifest.js';
-import { assembleInputs, mmditKind, parseInputSpec } from '../canonical-components.js';
+import { type AssembledInputs, assembleInputs, mmditKind, parseInputSpec } from '../canonical-components.js';
 import { MANIFEST_FILE } from '../weights-source.js';
 
 export const CONVERT_USAGE = `usage: convert <input…> --out <dir> [--quant f16|int8|int4|f32] [--model <id>] [--shard-mb <N>]
@@ -48,6 +48,7 @@ export async function convertCheckpoints(o: ConvertCommandOptions): Promise<Conv
   const log = o.log ?? ((line: string) => console.log(line));
   const assembled = await assembleInputs(o.inputs, o.components ?? null, o.signal);
   for (const note of assembled.notes) log(`note: ${note}`);
+  checkRequantisation(assembled.components, o.quant);
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
   const components = Object.values(assembled.components);
@@ -75,6 +76,19 @@ export async function convertCheckpoints(o: ConvertCommandOptions): Promise<Conv
   const manifestPath = join(out, MANIFEST_FILE);
   log(`wrote ${manifestPath}`);
   return { ...result, manifestPath };
+}
+
+/**
+ * Quantised tensors are copied as they are (re-quantising would compound two rounding errors), so
+ * a q8/q4 input converts only to its own variant; anything else starts from an f16 or f32 model.
+ */
+function checkRequantisation(components: AssembledInputs['components'], quant: WeightsVariant): void {
+  for (const c of Object.values(components)) {
+    for (const info of c.source.tensors.values()) {
+      const variant = info.dtype === 'Q8' ? 'int8' : info.dtype === 'Q4' ? 'int4' : null;
+      if (variant && variant !== quant) throw new InvalidArgumentError('--quant', `${variant}: the input is already quantised (convert from its f16 or f32 form instead)`, quant);
+    }
+  }
 }
 
 function defaultModelId(inputs: readonly string[]): string {

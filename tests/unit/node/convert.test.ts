@@ -270,6 +270,11 @@ describe('convert: command line', () => {
     ['a component supplied twice', async () => [C1, C2], /"mmdit": is supplied twice/],
     ['clip_l= given a T5 file', async () => [`clip_l=${TEXT.t5}`], /given as clip_l but holds a t5/],
     ['--components naming a component no input holds', async () => [C1, '--components', 'mmdit,t5'], /"t5": asked for/],
+    ['an int8 model converted to int4', async () => {
+      const int8 = path.join(dir, 'int8-for-requant');
+      await convertCheckpoints({ inputs: [C2], out: int8, quant: 'int8', log: () => undefined });
+      return [int8, '--quant', 'int4'];
+    }, /--quant.*int8: the input is already quantised/],
   ];
   for (const [what, inputs, message] of rejected) {
     it(`exits 1 on ${what}, naming it`, async () => {
