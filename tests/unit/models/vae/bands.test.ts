@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LimitExceededError } from '../../../../src/gpu/errors.js';
-import { joinBands, planBands, Vae } from '../../../../src/models/vae/index.js';
+import { decoderMapKinds, encoderMapKinds, joinBands, planBands, SD3_VAE_DEFAULTS, Vae, type VaeConfig } from '../../../../src/models/vae/index.js';
 import { maxAbsDiff } from '../../../reference/compare.js';
 import { randomArray } from '../../../reference/random.js';
 import { recordGpuRun, testGpu } from '../../../setup/gpu.js';
@@ -16,6 +16,15 @@ describe('VAE row bands', () => {
     expect(plan.bounds[0]).toBe(0);
     expect(plan.bounds.at(-1)).toBe(128);
     expect(planBands([{ scale: 8, channels: 32 }], { ...shape, maxBinding: 2 ** 30 }).bounds).toEqual([0, 128]);
+  });
+
+  it('plans the full SD3 VAE at 1024² within 128 MiB and 256 MiB bindings', () => {
+    const sd3: VaeConfig = { ...SD3_VAE_DEFAULTS, channels: [128, 256, 512, 512], latentChannels: 16, imageChannels: 3, decoderBlocks: 3, encoderBlocks: 2, hasDecoder: true, hasEncoder: true };
+    for (const [cap, bands] of [[128, 9], [256, 5]] as const) {
+      const s = { ...shape, maxBinding: cap * 2 ** 20 };
+      expect(planBands(decoderMapKinds(sd3), s).bounds.length - 1, `decode, ${cap} MiB`).toBe(bands);
+      expect(planBands(encoderMapKinds(sd3), s).bounds.length - 1, `encode, ${cap} MiB`).toBeLessThanOrEqual(bands);
+    }
   });
 
   it('throws LimitExceededError naming the binding limit when one latent row cannot fit', () => {
