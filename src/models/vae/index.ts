@@ -1,7 +1,6 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { DisposedError, InvalidArgumentError } from '../../gpu/errors.js';
 import { GraphBuilder } from '../../graph/builder.js';
-import type { CompiledGraph } from '../../graph/compiled-graph.js';
 import { compileGraph } from '../../graph/compile.js';
 import type { Precision } from '../../kernels/contract.js';
 import type { PipelineCache } from '../../kernels/pipeline-cache.js';
@@ -11,24 +10,19 @@ import { elementCount, type GpuTensor } from '../../tensor/tensor.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
 import { checkTensorSet } from '../canonical-view.js';
 import { releaseWeights, uploadWeights, type WeightMap } from '../upload.js';
-import { type BandLayoutInfo, type BandPlan, bandLayoutOf, joinBands, outputMap, planBands } from './bands.js';
+import { type BandLayoutInfo, type BandPlan, bandLayoutOf, outputMap, planBands } from './bands.js';
+import { type RgbaImage, VaeDecodeGraph, VaeEncodeGraph } from './graphs.js';
 import { deriveVaeConfig, expectedVaeTensors, type VaeConfig, type VaeOverrides } from './config.js';
 import { decoderMapKinds, vaeDecoderForward, vaeScale } from './decoder.js';
 import { encoderMapKinds, vaeEncoderForward } from './encoder.js';
 import { canonicalVaeSource, type VaeKeyOptions, type VaeLayout } from './keys.js';
 
 export { type BandPlan, type FeatureMap, joinBands, planBands } from './bands.js';
+export { type RgbaImage, VaeDecodeGraph, VaeEncodeGraph } from './graphs.js';
 export { deriveVaeConfig, expectedVaeTensors, SD3_VAE_DEFAULTS, type VaeConfig, type VaeOverrides } from './config.js';
 export { decoderMapKinds, vaeDecoderForward, vaeScale } from './decoder.js';
 export { encoderMapKinds, vaeEncoderForward } from './encoder.js';
 export { type CanonicalVae, canonicalVaeSource, reorderConv, type VaeKeyOptions, type VaeLayout } from './keys.js';
-
-/** An image as ImageData holds it: RGBA8 rows, top row first. */
-export interface RgbaImage {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8ClampedArray;
-}
 
 /**
  * The VAE of a checkpoint under canonical names with its configuration, every tensor checked
@@ -54,106 +48,6 @@ export interface VaeShape {
 export interface VaeDecodeShape extends VaeShape {
   /** Keep the float image (before the uint8 conversion) readable without keeping every tap. */
   readonly floatImage?: boolean;
-}
-
-/** Shared by the decode and encode graphs: a compiled graph plus where its banded maps live. */
-abstract class VaeGraph implements Disposable {
-  constructor(
-    protected readonly ctx: GpuContext,
-    readonly graph: CompiledGraph,
-    readonly plan: BandPlan,
-    protected readonly layouts: ReadonlyMap<string, BandLayoutInfo>,
-  ) {}
-
-  /** Row bands the maps are split into (1 = unsplit). */
-  get bands(): number {
-    return this.plan.bounds.length - 1;
-  }
-
-  /** Encodes and submits the whole graph (no readback). */
-  run(): void {
-    this.graph.run();
-  }
-
-  /** A tapped map as one NHWC `[batch, H·W, C]` array, its bands joined. */
-  async readTap(name: string): Promise<Float32Array> {
-    const layout = this.layouts.get(name);
-    if (!layout) {
-      const t = this.graph.taps.get(name);
-      if (!t) throw new InvalidArgumentError('VAE tap', `one of ${[...this.layouts.keys(), ...this.graph.taps.keys()].join(', ')}`, name);
-      return readTensor(this.ctx, t);
-    }
-    const parts: Float32Array[] = [];
-    for (let j = 0; j < layout.bands.length; j++) {
-      const key = layout.bands.length > 1 ? `${name}#${j}` : name;
-      const t = this.graph.taps.get(key) ?? this.graph.outputs.get(key);
-      if (!t) throw new InvalidArgumentError('VAE tap', 'a graph compiled with taps', name);
-      parts.push(await readTensor(this.ctx, t));
-    }
-    return joinBands(layout, parts);
-  }
-
-  dispose(): void {
-    this.graph.dispose();
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-}
-
-/** A decode planned for one latent size: write `latent`, `run()`, read the pictures. */
-export class VaeDecodeGraph extends VaeGraph {
-  /** Denoiser-space latent, f32 NCHW `[batch, C, h, w]` (the sampler's layout). */
-  get latent(): GpuTensor {
-    return this.graph.input('latent');
-  }
-
-  /** Packed RGBA8, u32 `[batch, H·W]`. */
-  get rgba(): GpuTensor {
-    return this.graph.output('rgba');
-  }
-
-  /** The pictures: the only readback of a generation. */
-  async readImages(): Promise<RgbaImage[]> {
-    const t = this.rgba;
-    const [batch, pixels] = t.shape as [number, number];
-    const bytes = new Uint8ClampedArray(await this.ctx.read(t.buffer, t.offset, batch * pixels * 4));
-    const image = this.layouts.get('image') as BandLayoutInfo;
-    return Array.from({ length: batch }, (_, i) => ({
-      width: image.width,
-      height: image.height,
-      data: bytes.slice(i * pixels * 4, (i + 1) * pixels * 4),
-    }));
-  }
-
-  /** The float image `[batch, H·W, 3]` before conversion (graphs compiled with `floatImage` or `taps`). */
-  readFloatImage(): Promise<Float32Array> {
-    return this.readTap('image');
-  }
-}
-
-/** An encode planned for one image size: write `rgba` (and `noise`), `run()`, read the latent. */
-export class VaeEncodeGraph extends VaeGraph {
-  readonly sampled: boolean;
-
-  constructor(ctx: GpuContext, graph: CompiledGraph, plan: BandPlan, layouts: ReadonlyMap<string, BandLayoutInfo>, sampled: boolean) {
-    super(ctx, graph, plan, layouts);
-    this.sampled = sampled;
-  }
-
-  get rgba(): GpuTensor {
-    return this.graph.input('rgba');
-  }
-
-  /** f32 NCHW `[batch, C, h, w]` standard normal noise (graphs compiled with `sample`). */
-  get noise(): GpuTensor {
-    return this.graph.input('noise');
-  }
-
-  output(name: 'mean' | 'logvar' | 'latent'): GpuTensor {
-    return this.graph.output(name);
-  }
 }
 
 export interface LoadVaeOptions extends VaeKeyOptions, VaeOverrides {

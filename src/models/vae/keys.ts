@@ -78,88 +78,84 @@ function has(source: TensorSource, name: string): boolean {
   return source.tensors.has(name);
 }
 
-/** Adds the canonical entries of a resnet, norm or conv whose checkpoint names map 1:1. */
-class EntryBuilder {
-  readonly entries = new Map<string, Entry>();
-  constructor(private readonly source: TensorSource) {}
+type Entries = Map<string, Entry>;
 
-  conv(canonical: string, original: string): void {
-    this.entries.set(`${canonical}.weight`, { parts: [`${original}.weight`], transform: 'conv' });
-    this.entries.set(`${canonical}.bias`, { parts: [`${original}.bias`], transform: 'none' });
-  }
-
-  norm(canonical: string, original: string): void {
-    this.entries.set(`${canonical}.weight`, { parts: [`${original}.weight`], transform: 'none' });
-    this.entries.set(`${canonical}.bias`, { parts: [`${original}.bias`], transform: 'none' });
-  }
-
-  resnet(canonical: string, original: string, shortcut: string): void {
-    this.norm(`${canonical}.norm1`, `${original}.norm1`);
-    this.conv(`${canonical}.conv1`, `${original}.conv1`);
-    this.norm(`${canonical}.norm2`, `${original}.norm2`);
-    this.conv(`${canonical}.conv2`, `${original}.conv2`);
-    if (has(this.source, `${original}.${shortcut}.weight`)) this.conv(`${canonical}.nin_shortcut`, `${original}.${shortcut}`);
-  }
-
-  attention(canonical: string, norm: string, q: string, k: string, v: string, proj: string): void {
-    this.norm(`${canonical}.norm`, norm);
-    this.entries.set(`${canonical}.qkv.weight`, { parts: [q, k, v].map((p) => `${p}.weight`), transform: 'conv' });
-    this.entries.set(`${canonical}.qkv.bias`, { parts: [q, k, v].map((p) => `${p}.bias`), transform: 'none' });
-    this.conv(`${canonical}.proj_out`, proj);
-  }
+function addConv(e: Entries, canonical: string, original: string): void {
+  e.set(`${canonical}.weight`, { parts: [`${original}.weight`], transform: 'conv' });
+  e.set(`${canonical}.bias`, { parts: [`${original}.bias`], transform: 'none' });
 }
 
-function referenceEntries(source: TensorSource, prefix: string): Map<string, Entry> {
-  const e = new EntryBuilder(source);
+function addNorm(e: Entries, canonical: string, original: string): void {
+  e.set(`${canonical}.weight`, { parts: [`${original}.weight`], transform: 'none' });
+  e.set(`${canonical}.bias`, { parts: [`${original}.bias`], transform: 'none' });
+}
+
+/** A resnet's entries; the 1×1 shortcut (named `shortcut` in the checkpoint) only where present. */
+function addResnet(e: Entries, source: TensorSource, canonical: string, original: string, shortcut: string): void {
+  addNorm(e, `${canonical}.norm1`, `${original}.norm1`);
+  addConv(e, `${canonical}.conv1`, `${original}.conv1`);
+  addNorm(e, `${canonical}.norm2`, `${original}.norm2`);
+  addConv(e, `${canonical}.conv2`, `${original}.conv2`);
+  if (has(source, `${original}.${shortcut}.weight`)) addConv(e, `${canonical}.nin_shortcut`, `${original}.${shortcut}`);
+}
+
+function addAttention(e: Entries, canonical: string, names: { norm: string; q: string; k: string; v: string; proj: string }): void {
+  addNorm(e, `${canonical}.norm`, names.norm);
+  const qkv = [names.q, names.k, names.v];
+  e.set(`${canonical}.qkv.weight`, { parts: qkv.map((p) => `${p}.weight`), transform: 'conv' });
+  e.set(`${canonical}.qkv.bias`, { parts: qkv.map((p) => `${p}.bias`), transform: 'none' });
+  addConv(e, `${canonical}.proj_out`, names.proj);
+}
+
+function referenceEntries(source: TensorSource, prefix: string): Entries {
+  const e: Entries = new Map();
   for (const part of ['encoder', 'decoder'] as const) {
     const p = `${prefix}${part}.`;
     if (!has(source, `${p}conv_in.weight`) && !has(source, `${p}norm_out.weight`)) continue;
-    e.conv(`${part}.conv_in`, `${p}conv_in`);
-    for (const block of ['block_1', 'block_2']) e.resnet(`${part}.mid.${block}`, `${p}mid.${block}`, 'nin_shortcut');
+    addConv(e, `${part}.conv_in`, `${p}conv_in`);
+    for (const block of ['block_1', 'block_2']) addResnet(e, source, `${part}.mid.${block}`, `${p}mid.${block}`, 'nin_shortcut');
     const a = `${p}mid.attn_1`;
-    e.attention(`${part}.mid.attn_1`, `${a}.norm`, `${a}.q`, `${a}.k`, `${a}.v`, `${a}.proj_out`);
+    addAttention(e, `${part}.mid.attn_1`, { norm: `${a}.norm`, q: `${a}.q`, k: `${a}.k`, v: `${a}.v`, proj: `${a}.proj_out` });
     const levels = part === 'encoder' ? 'down' : 'up';
+    const sampler = part === 'encoder' ? 'downsample' : 'upsample';
     for (const l of indices(source, `${p}${levels}.`)) {
-      for (const j of indices(source, `${p}${levels}.${l}.block.`)) e.resnet(`${part}.${levels}.${l}.block.${j}`, `${p}${levels}.${l}.block.${j}`, 'nin_shortcut');
-      const sampler = part === 'encoder' ? 'downsample' : 'upsample';
-      if (has(source, `${p}${levels}.${l}.${sampler}.conv.weight`)) e.conv(`${part}.${levels}.${l}.${sampler}.conv`, `${p}${levels}.${l}.${sampler}.conv`);
+      for (const j of indices(source, `${p}${levels}.${l}.block.`)) addResnet(e, source, `${part}.${levels}.${l}.block.${j}`, `${p}${levels}.${l}.block.${j}`, 'nin_shortcut');
+      if (has(source, `${p}${levels}.${l}.${sampler}.conv.weight`)) addConv(e, `${part}.${levels}.${l}.${sampler}.conv`, `${p}${levels}.${l}.${sampler}.conv`);
     }
-    e.norm(`${part}.norm_out`, `${p}norm_out`);
-    e.conv(`${part}.conv_out`, `${p}conv_out`);
+    addNorm(e, `${part}.norm_out`, `${p}norm_out`);
+    addConv(e, `${part}.conv_out`, `${p}conv_out`);
   }
-  return e.entries;
+  return e;
 }
 
-function diffusersEntries(source: TensorSource, prefix: string): Map<string, Entry> {
-  const e = new EntryBuilder(source);
+function diffusersEntries(source: TensorSource, prefix: string): Entries {
+  const e: Entries = new Map();
   for (const part of ['encoder', 'decoder'] as const) {
     const p = `${prefix}${part}.`;
     if (!has(source, `${p}conv_in.weight`) && !has(source, `${p}conv_norm_out.weight`)) continue;
-    e.conv(`${part}.conv_in`, `${p}conv_in`);
-    e.resnet(`${part}.mid.block_1`, `${p}mid_block.resnets.0`, 'conv_shortcut');
-    e.resnet(`${part}.mid.block_2`, `${p}mid_block.resnets.1`, 'conv_shortcut');
+    addConv(e, `${part}.conv_in`, `${p}conv_in`);
+    addResnet(e, source, `${part}.mid.block_1`, `${p}mid_block.resnets.0`, 'conv_shortcut');
+    addResnet(e, source, `${part}.mid.block_2`, `${p}mid_block.resnets.1`, 'conv_shortcut');
     const a = `${p}mid_block.attentions.0`;
-    e.attention(`${part}.mid.attn_1`, `${a}.group_norm`, `${a}.to_q`, `${a}.to_k`, `${a}.to_v`, `${a}.to_out.0`);
+    addAttention(e, `${part}.mid.attn_1`, { norm: `${a}.group_norm`, q: `${a}.to_q`, k: `${a}.to_k`, v: `${a}.to_v`, proj: `${a}.to_out.0` });
     const blocks = part === 'encoder' ? 'down_blocks' : 'up_blocks';
+    const sampler = part === 'encoder' ? 'downsamplers' : 'upsamplers';
+    const canonicalSampler = part === 'encoder' ? 'downsample' : 'upsample';
     const levels = indices(source, `${p}${blocks}.`);
-    const count = levels.length;
     for (const i of levels) {
       // diffusers lists decoder levels from the lowest resolution: up_blocks.i is level L−1−i.
-      const l = part === 'encoder' ? i : count - 1 - i;
-      const canonical = part === 'encoder' ? `encoder.down.${l}` : `decoder.up.${l}`;
-      for (const j of indices(source, `${p}${blocks}.${i}.resnets.`)) e.resnet(`${canonical}.block.${j}`, `${p}${blocks}.${i}.resnets.${j}`, 'conv_shortcut');
-      const sampler = part === 'encoder' ? 'downsamplers' : 'upsamplers';
-      const canonicalSampler = part === 'encoder' ? 'downsample' : 'upsample';
-      if (has(source, `${p}${blocks}.${i}.${sampler}.0.conv.weight`)) e.conv(`${canonical}.${canonicalSampler}.conv`, `${p}${blocks}.${i}.${sampler}.0.conv`);
+      const canonical = part === 'encoder' ? `encoder.down.${i}` : `decoder.up.${levels.length - 1 - i}`;
+      for (const j of indices(source, `${p}${blocks}.${i}.resnets.`)) addResnet(e, source, `${canonical}.block.${j}`, `${p}${blocks}.${i}.resnets.${j}`, 'conv_shortcut');
+      if (has(source, `${p}${blocks}.${i}.${sampler}.0.conv.weight`)) addConv(e, `${canonical}.${canonicalSampler}.conv`, `${p}${blocks}.${i}.${sampler}.0.conv`);
     }
-    e.norm(`${part}.norm_out`, `${p}conv_norm_out`);
-    e.conv(`${part}.conv_out`, `${p}conv_out`);
+    addNorm(e, `${part}.norm_out`, `${p}conv_norm_out`);
+    addConv(e, `${part}.conv_out`, `${p}conv_out`);
   }
-  return e.entries;
+  return e;
 }
 
-function canonicalEntries(source: TensorSource, prefix: string): Map<string, Entry> {
-  const entries = new Map<string, Entry>();
+function canonicalEntries(source: TensorSource, prefix: string): Entries {
+  const entries: Entries = new Map();
   for (const name of source.tensors.keys()) {
     if (name.startsWith(prefix) && (name.startsWith(`${prefix}encoder.`) || name.startsWith(`${prefix}decoder.`))) {
       entries.set(name.slice(prefix.length), { parts: [name], transform: 'none' });
