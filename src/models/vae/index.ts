@@ -19,6 +19,7 @@ import { canonicalVaeSource, type VaeKeyOptions, type VaeLayout } from './keys.j
 
 export { type BandPlan, type FeatureMap, joinBands, planBands } from './bands.js';
 export { type RgbaImage, VaeDecodeGraph, VaeEncodeGraph } from './graphs.js';
+export { LatentPreviewer, type LatentPreviewShape } from './preview.js';
 export { deriveVaeConfig, expectedVaeTensors, SD3_VAE_DEFAULTS, type VaeConfig, type VaeOverrides } from './config.js';
 export { decoderMapKinds, vaeDecoderForward, vaeScale } from './decoder.js';
 export { encoderMapKinds, vaeEncoderForward } from './encoder.js';
