@@ -48,9 +48,12 @@ describe('attention', () => {
     [1, 77, 2, 64, true, false],
     [1, 20, 1, 100, false, false],
   ];
-  for (const [B, L, heads, dh, causal, withBias] of cases) {
-    it(`matches the f64 reference for B=${B}, L=${L}, heads=${heads}, dh=${dh}${causal ? ', causal' : ''}${withBias ? ', bias' : ''}`, async () => {
+  // Both variants on every case: the register-streaming one CPU emulation uses, and the
+  // workgroup-tiled one GPUs use (forced here by presenting the adapter as a GPU).
+  for (const [B, L, heads, dh, causal, withBias] of cases) for (const variant of ['rows', 'tiled'] as const) {
+    it(`${variant} variant matches the f64 reference for B=${B}, L=${L}, heads=${heads}, dh=${dh}${causal ? ', causal' : ''}${withBias ? ', bias' : ''}`, async () => {
       const gpu = await testGpu();
+      const caps = { ...gpu.ctx.caps, isFallbackAdapter: variant === 'rows' };
       const W = heads * dh;
       const qkv = randomArray(B * L * 3 * W, L * 31 + dh, -2, 2);
       const bias = withBias ? randomArray(heads * L * L, 5, -3, 3) : undefined;
@@ -59,13 +62,16 @@ describe('attention', () => {
         const x = b.input('qkv', [B, L, 3 * W]);
         const biasValue = bias ? b.input('bias', [heads, L, L], 'f32') : null;
         b.output('o', attention(b, { q: seq(x, 0), k: seq(x, W), v: seq(x, 2 * W), batch: B, heads, headDim: dh, qLen: L, kvLen: L, scale, causal, bias: biasValue }));
-      }, bias ? { qkv, bias } : { qkv });
+        const expected = variant === 'rows' && dh % 4 === 0 && dh <= 128 ? 'attention_rows' : 'attention';
+        if (b.ops.at(-1)?.spec.name !== expected) throw new Error(`expected the ${expected} kernel, got ${b.ops.at(-1)?.spec.name}`);
+      }, bias ? { qkv, bias } : { qkv }, 'f32', caps);
       expectClose(out.o!, attentionRef(qkv, B, L, heads, dh, scale, causal, bias), tolerance(dh), 'attention', [B, L, heads, dh]);
     });
   }
 
-  it('reads a stream inside a joint sequence and writes rows at an offset', async () => {
+  for (const variant of ['rows', 'tiled'] as const) it(`${variant} variant reads a stream inside a joint sequence and writes rows at an offset`, async () => {
     const gpu = await testGpu();
+    const caps = { ...gpu.ctx.caps, isFallbackAdapter: variant === 'rows' };
     const [B, Lc, Lx, heads, dh] = [2, 5, 12, 2, 64];
     const L = Lc + Lx;
     const W = heads * dh;
@@ -80,7 +86,7 @@ describe('attention', () => {
         out: { value: o, rowsPerBatch: L, rowOffset: Lc, rowStride: W, col: 0 },
       });
       b.output('o', o);
-    }, { qkv });
+    }, { qkv }, 'f32', caps);
     const ref = attentionRef(qkv, B, L, heads, dh, 0.125, false);
     const got = out.o!;
     const pick = (a: ArrayLike<number>) => Float64Array.from({ length: B * Lx * W }, (_, i) => {
