@@ -53,6 +53,7 @@ struct Params {
   stride: u32,
   pad: u32,
   tiles: u32,
+  batch: u32,
 };
 @group(0) @binding(5) var<uniform> params: Params;
 
@@ -120,6 +121,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) num: vec3
   let flat = wg.y + wg.z * num.y;
   let batch = flat / params.tiles;
   let tile = flat % params.tiles;
+  // The folded grid's last slice overhangs; whole workgroups leave (uniformly, before barriers).
+  if (batch >= params.batch) { return; }
   if (USE_SHARED) {
     shared_tiles(batch, tile, wg.x, lid.x, lid.y);
   } else {

@@ -60,7 +60,7 @@ export const conv2dKernel: KernelSpec<Conv2dArgs> = {
     ['in_h', 'u32'], ['in_w', 'u32'], ['cin', 'u32'], ['x_row0', 'u32'], ['x_rows', 'u32'],
     ['out_w', 'u32'], ['cout', 'u32'], ['out_row0', 'u32'], ['out_rows', 'u32'],
     ['y_row0', 'u32'], ['y_rows', 'u32'], ['r_row0', 'u32'], ['r_rows', 'u32'],
-    ['stride', 'u32'], ['pad', 'u32'], ['tiles', 'u32'],
+    ['stride', 'u32'], ['pad', 'u32'], ['tiles', 'u32'], ['batch', 'u32'],
   ],
   variant(a, caps, precision) {
     const shared = (a.tiling ?? (caps.isFallbackAdapter ? 'direct' : 'shared')) === 'shared';
@@ -97,6 +97,7 @@ export const conv2dKernel: KernelSpec<Conv2dArgs> = {
         stride: a.mode === 'downsample' ? 2 : 1,
         pad: a.mode === 'downsample' ? 0 : (a.ksize - 1) / 2,
         tiles,
+        batch: a.batch,
       },
       workgroups: [Math.ceil(a.cout / (wgX * block.channels)), Math.min(total, MAX_GRID), Math.ceil(total / MAX_GRID)],
     };
