@@ -5,15 +5,16 @@ import type { ClipModel, ClipOverrides } from '../models/clip/config.js';
 import type { MmditConfig } from '../models/mmdit/config.js';
 import { canonicalizeMmdit } from '../models/mmdit/keys.js';
 import { openT5Checkpoint, type T5Overrides } from '../models/t5/index.js';
-import { prefixView, SINGLE_FILE_PREFIXES } from '../weights/checkpoint.js';
+import { openVaeCheckpoint, type VaeOverrides } from '../models/vae/index.js';
 import { COMPONENTS, type ComponentName, type JsonValue } from '../weights/manifest.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { detectFamily, familyOf, openWeightsPath } from './weights-source.js';
 
 /**
  * From checkpoint files to the components a model manifest holds: which component each input is,
- * and each one under canonical names with its derived configuration, checked completely before
- * any tensor is read (missing, unexpected or mis-shaped → CheckpointError naming the key).
+ * and each one under canonical names and layouts (each model's keys.ts: fused q/k/v, conv weights
+ * `[out, kh, kw, in]`) with its derived configuration, checked completely before any tensor is
+ * read (missing, unexpected or mis-shaped → CheckpointError naming the key).
  */
 
 export type JsonObject = { readonly [key: string]: JsonValue };
@@ -142,8 +143,10 @@ export function canonicalComponent(component: ComponentName, source: TensorSourc
       const { canonical, config } = openT5Checkpoint(source, t5Overrides(stored));
       return { source: canonical, config: json(config), mmdit: null };
     }
-    case 'vae':
-      return { ...vaeComponent(source), mmdit: null };
+    case 'vae': {
+      const { canonical, config } = openVaeCheckpoint(source, vaeOverrides(stored));
+      return { source: canonical, config: json(config), mmdit: null };
+    }
   }
 }
 
@@ -161,40 +164,19 @@ function clipOverrides(stored: JsonObject | undefined): ClipOverrides {
   };
 }
 
+function vaeOverrides(stored: JsonObject | undefined): VaeOverrides {
+  const out: { -readonly [K in keyof VaeOverrides]: number } = {};
+  for (const key of ['groups', 'eps', 'scale', 'shift'] as const) {
+    const v = stored?.[key];
+    if (typeof v === 'number') out[key] = v;
+  }
+  return out;
+}
+
 function t5Overrides(stored: JsonObject | undefined): T5Overrides {
   const maxDistance = stored?.['maxDistance'];
   const eps = stored?.['eps'];
   return { ...(typeof maxDistance === 'number' ? { maxDistance } : {}), ...(typeof eps === 'number' ? { eps } : {}) };
-}
-
-const VAE_PARTS = /^(encoder|decoder|quant_conv|post_quant_conv)\./;
-
-/**
- * The VAE as its checkpoint names it (reference `encoder.*`/`decoder.*` or diffusers), without the
- * single-file prefix. The VAE has no keys.ts yet, so tensors keep their names and `[out, in, kh, kw]`
- * conv layout and are canonicalised at load like any checkpoint; unknown names are rejected here.
- */
-function vaeComponent(source: TensorSource): { source: TensorSource; config: JsonObject } {
-  const prefix = SINGLE_FILE_PREFIXES.vae;
-  const stripped = [...source.tensors.keys()].every((n) => n.startsWith(prefix)) ? prefixView(source, prefix, true) : source;
-  for (const name of stripped.tensors.keys()) {
-    if (!VAE_PARTS.test(name)) throw new CheckpointError(name, `is not a tensor of an SD3 VAE (from ${source.origin})`);
-  }
-  const convIn = stripped.tensors.get('decoder.conv_in.weight');
-  const convOut = stripped.tensors.get('encoder.conv_out.weight');
-  if (!convIn && !convOut) throw new CheckpointError('decoder.conv_in.weight', `is missing: ${source.origin} has neither a VAE decoder nor an encoder`);
-  const names = [...stripped.tensors.keys()];
-  const latentChannels = convIn ? (convIn.shape[1] ?? 0) : (convOut?.shape[0] ?? 0) / 2;
-  return {
-    source: stripped,
-    config: {
-      layout: names.some((n) => /^(decoder|encoder)\.(up_blocks|down_blocks|mid_block)\./.test(n)) ? 'diffusers' : 'reference',
-      convLayout: 'oihw',
-      latentChannels,
-      decoder: names.some((n) => n.startsWith('decoder.')),
-      encoder: names.some((n) => n.startsWith('encoder.')),
-    },
-  };
 }
 
 /** The architecture family a denoiser configuration belongs to (manifest `kind`). */

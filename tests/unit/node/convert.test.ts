@@ -72,16 +72,16 @@ describe('convert: checkpoint layouts', () => {
     expect(manifest.components.clip_l?.config).toMatchObject({ model: 'clip_l', hidden: 64, layers: 3 });
     expect(manifest.components.clip_g?.config).toMatchObject({ model: 'clip_g', hidden: 128, projectPooled: true });
     expect(manifest.components.t5?.config).toMatchObject({ dModel: 64, heads: 2, layers: 3 });
-    expect(manifest.components.vae?.config).toMatchObject({ layout: 'reference', latentChannels: 16, decoder: true, encoder: true });
+    expect(manifest.components.vae?.config).toMatchObject({ channels: [32, 32, 64, 64], latentChannels: 16, hasDecoder: true, hasEncoder: true, scale: 1.5305 });
     expect(formatOf(manifest, 'mmdit', 'joint_blocks.0.x_block.attn.qkv.weight')).toBe('q8');
     expect(formatOf(manifest, 'mmdit', 'final_layer.linear.weight')).toBe('f16');
     expect(formatOf(manifest, 'clip_l', 'layers.0.attn.qkv.weight')).toBe('q8');
     expect(formatOf(manifest, 'clip_l', 'token_embedding.weight')).toBe('f16');
     expect(formatOf(manifest, 't5', 'blocks.1.ffn.wi_0.weight')).toBe('q8');
     expect(formatOf(manifest, 't5', 'relative_attention_bias.weight')).toBe('f16');
-    // Convs keep [out, in, kh, kw] (K = kw, odd) until the VAE has its keys.ts: stored f32.
-    expect(formatOf(manifest, 'vae', 'decoder.conv_in.weight')).toBe('f32');
-    expect(formatOf(manifest, 'vae', 'decoder.mid.block_1.norm1.weight')).toBe('f16');
+    // Conv weights are [out, kh, kw, in] (K = in, a multiple of 4): f16 like the rest of the VAE.
+    expect(manifest.components.vae?.tensors['decoder.conv_in.weight']).toMatchObject({ shape: [64, 3, 3, 16], format: 'f16' });
+    expect(formatOf(manifest, 'vae', 'decoder.mid.attn_1.qkv.weight')).toBe('f16');
     const input = await openWeightsPath(singleFile);
     for (const c of COMPONENTS) await expectFaithful(c, input.components[c] as TensorSource, components[c] as TensorSource, manifest);
   });
@@ -99,7 +99,13 @@ describe('convert: checkpoint layouts', () => {
     expect(Object.keys(fromDiffusers.manifest.components).sort()).toEqual(['clip_l', 'mmdit', 'vae']);
     expect(fromDiffusers.manifest.kind).toBe('sd3.5-medium');
     expect(fromDiffusers.manifest.components.mmdit?.shards).toEqual(fromOriginal.manifest.components.mmdit?.shards);
-    expect(fromDiffusers.manifest.components.vae?.config).toMatchObject({ layout: 'diffusers', decoder: true });
+    expect(fromDiffusers.manifest.components.vae?.config).toMatchObject({ hasDecoder: true, hasEncoder: false });
+    const reference = await run([TEXT.vae], 'f16');
+    const [fromD, fromR] = [fromDiffusers.components.vae!, reference.components.vae!];
+    for (const name of fromD.tensors.keys()) {
+      expect(name.startsWith('decoder.'), name).toBe(true);
+      expect(Buffer.compare(await fromD.read(name), await fromR.read(name)), `vae ${name}`).toBe(0);
+    }
     expect(fromDiffusers.manifest.tokenizers).toEqual({ clip_l: { vocab: 'tokenizers/clip_l/vocab.json', merges: 'tokenizers/clip_l/merges.txt' } });
     const vocab = await readFile(path.join(fromDiffusers.out, 'tokenizers/clip_l/vocab.json'));
     expect(vocab.equals(await readFile(path.join(SHARED_DIR, 'tokenizers/clip/vocab.json')))).toBe(true);
