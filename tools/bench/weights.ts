@@ -5,7 +5,8 @@
  *             f16, int8 and int4 weights: each checkpoint is converted (into a temporary folder) and
  *             run through verify's runners with `--weights`; the fixed limit of ISSUE_NOTES beside it.
  *   sizes     bytes on disk of each public checkpoint and its converted forms, and the same rule
- *             applied to the released architectures (SD3 Medium, SD3.5 Large/Medium, CLIP-L/G, T5-XXL).
+ *             applied to the released architectures (SD3 Medium, SD3.5 Large/Medium, CLIP-L/G, T5-XXL,
+ *             the SD3 VAE).
  *   loader    peak JavaScript memory while a model of a few hundred MB streams in from a local HTTP
  *             server into GPU buffers, and the warm load from IndexedDB (fake-indexeddb) and from
  *             the directory cache against the time to read the same bytes.
@@ -27,6 +28,7 @@ import { PipelineCache } from '../../src/kernels/pipeline-cache.js';
 import { type ClipConfig, expectedClipTensors } from '../../src/models/clip/index.js';
 import { expectedTensors, type MmditConfig } from '../../src/models/mmdit/config.js';
 import { expectedT5Tensors, type T5Config } from '../../src/models/t5/index.js';
+import { expectedVaeTensors, type VaeConfig } from '../../src/models/vae/index.js';
 import { convertCheckpoints } from '../../src/node/commands/convert.js';
 import { createNodeGpu } from '../../src/node/dawn.js';
 import { openDirectoryCache } from '../../src/node/fs-cache.js';
@@ -189,6 +191,7 @@ const RELEASED: readonly [string, ComponentName, ReadonlyMap<string, readonly nu
   ['CLIP-L', 'clip_l', expectedClipTensors({ model: 'clip_l', vocabSize: 49408, maxPositions: 77, hidden: 768, heads: 12, headDim: 64, layers: 12, mlpHidden: 3072, activation: 'quick_gelu', projectionDim: 768, projectPooled: false, eps: 1e-5 } satisfies ClipConfig)],
   ['CLIP-G', 'clip_g', expectedClipTensors({ model: 'clip_g', vocabSize: 49408, maxPositions: 77, hidden: 1280, heads: 20, headDim: 64, layers: 32, mlpHidden: 5120, activation: 'gelu_erf', projectionDim: 1280, projectPooled: true, eps: 1e-5 } satisfies ClipConfig)],
   ['T5-XXL encoder', 't5', expectedT5Tensors({ vocabSize: 32128, dModel: 4096, heads: 64, dKv: 64, dFf: 10240, layers: 24, numBuckets: 32, maxDistance: 128, eps: 1e-6 } satisfies T5Config)],
+  ['SD3 VAE (encoder + decoder)', 'vae', expectedVaeTensors({ channels: [128, 256, 512, 512], latentChannels: 16, imageChannels: 3, decoderBlocks: 3, encoderBlocks: 2, hasDecoder: true, hasEncoder: true, groups: 32, eps: 1e-6, scale: 1.5305, shift: 0.0609 } satisfies VaeConfig)],
 ];
 
 function releasedSizes(): SizeRow[] {
