@@ -90,9 +90,9 @@ export const matmulKernel: KernelSpec<MatmulArgs> = {
 };
 
 /**
- * The wide-load variant for CPU emulation: same bindings and Params, x and w read as vec4 (K % 32
- * == 0, 16-byte aligned rows). 64 invocations in a row, each 4×4 outputs: measured fastest on
- * SwiftShader among 8×8, 16×16 and 64×1 workgroups (tools/bench/kernels.ts).
+ * The wide-load variant for CPU emulation: same bindings and Params, x and w read as vec4 (K % 8
+ * == 0, 16-byte aligned rows; q4 weights already need K % 32). 64 invocations in a row, each 4×4
+ * outputs: the fastest shape on SwiftShader among 8×8, 16×16 and 64×1 workgroups.
  */
 export const matmulVec4Kernel: KernelSpec<MatmulArgs> = {
   ...matmulKernel,
@@ -108,7 +108,10 @@ export const matmulVec4Kernel: KernelSpec<MatmulArgs> = {
 
 /** Whether the vec4 variant can read these operands (and the adapter is one it is built for). */
 function useVec4(a: MatmulArgs, fallbackAdapter: boolean): boolean {
-  return fallbackAdapter && a.k % 32 === 0 && a.x.stride % 4 === 0 && a.x.col % 4 === 0;
+  // A vec4 binding drops a tail shorter than 16 bytes: int8 rows of K % 16 != 0 would lose the
+  // last row's second half, so q8 needs K % 16 here (every other format is whole at K % 8).
+  const kMultiple = a.format === 'q8' ? 16 : 8;
+  return fallbackAdapter && a.k % kMultiple === 0 && a.x.stride % 4 === 0 && a.x.col % 4 === 0;
 }
 
 export function denseLayout(rows: number, cols: number): RowLayout {
