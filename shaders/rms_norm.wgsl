@@ -5,6 +5,9 @@
 
 override WG: u32 = 64u;
 override HAS_WEIGHT: bool = true;
+// One (row, group) per invocation without workgroup memory or barriers (CPU emulation);
+// otherwise one workgroup per (row, group).
+override SERIAL: bool = false;
 
 @group(0) @binding(0) var<storage, read> x: array<act>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
@@ -23,8 +26,35 @@ struct Params {
 
 var<workgroup> partial: array<f32, WG>;
 
+fn write_group(index: u32, inv: f32, first: u32, step: u32) {
+  let row = index / params.groups_per_row;
+  let start = (index % params.groups_per_row) * params.group;
+  let base = row * params.width + start;
+  for (var c = first; c < params.group; c += step) {
+    let col = start + c;
+    var y = f32(x[base + c]) * inv;
+    if (HAS_WEIGHT) { y *= weight[(col / params.segment) * params.group + col % params.group]; }
+    out[row * params.cols + col] = act(y);
+  }
+}
+
+fn serial_group(index: u32) {
+  if (index >= params.total) { return; }
+  let base = (index / params.groups_per_row) * params.width + (index % params.groups_per_row) * params.group;
+  var sq = 0.0;
+  for (var c = 0u; c < params.group; c++) {
+    let v = f32(x[base + c]);
+    sq += v * v;
+  }
+  write_group(index, inverseSqrt(sq / f32(params.group) + params.eps), 0u, 1u);
+}
+
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) num: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  if (SERIAL) {
+    serial_group(linear_workgroup(wg, num) * WG + lid);
+    return;
+  }
   let index = linear_workgroup(wg, num);
   // Folded grids may hold a few extra workgroups; they exit together, so barriers stay uniform.
   if (index >= params.total) { return; }
@@ -43,10 +73,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) num: vec3
     workgroupBarrier();
   }
   let inv = inverseSqrt(partial[0] / f32(params.group) + params.eps);
-  for (var c = lid; c < params.group; c += WG) {
-    let col = first + c;
-    var y = f32(x[base + c]) * inv;
-    if (HAS_WEIGHT) { y *= weight[(col / params.segment) * params.group + col % params.group]; }
-    out[row * params.cols + col] = act(y);
-  }
+  write_group(index, inv, lid, WG);
 }

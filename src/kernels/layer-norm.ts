@@ -29,10 +29,10 @@ export const layerNormKernel: KernelSpec<LayerNormArgs> = {
     { name: 'out', access: 'write' },
   ],
   params: [['rows', 'u32'], ['cols', 'u32'], ['tokens', 'u32'], ['mod_stride', 'u32'], ['shift_col', 'u32'], ['scale_col', 'u32'], ['eps', 'f32']],
-  variant: (a, _caps, precision) => ({ precision, constants: { WG, MODULATE: a.modulate ? 1 : 0 } }),
-  plan: (a) => ({
+  variant: (a, caps, precision) => ({ precision, constants: { WG, MODULATE: a.modulate ? 1 : 0, SERIAL: caps.isFallbackAdapter ? 1 : 0 } }),
+  plan: (a, v) => ({
     params: { rows: a.rows, cols: a.cols, tokens: a.tokens, mod_stride: a.modStride, shift_col: a.shiftCol, scale_col: a.scaleCol, eps: a.eps },
-    workgroups: foldedGrid(a.rows),
+    workgroups: foldedGrid(v.constants.SERIAL ? Math.ceil(a.rows / WG) : a.rows),
   }),
 };
 

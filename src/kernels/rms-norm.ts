@@ -26,12 +26,12 @@ export const rmsNormKernel: KernelSpec<RmsNormArgs> = {
     { name: 'out', access: 'write' },
   ],
   params: [['width', 'u32'], ['cols', 'u32'], ['group', 'u32'], ['segment', 'u32'], ['groups_per_row', 'u32'], ['total', 'u32'], ['eps', 'f32']],
-  variant: (a, _caps, precision) => ({ precision, constants: { WG, HAS_WEIGHT: a.hasWeight ? 1 : 0 } }),
-  plan: (a) => {
+  variant: (a, caps, precision) => ({ precision, constants: { WG, HAS_WEIGHT: a.hasWeight ? 1 : 0, SERIAL: caps.isFallbackAdapter ? 1 : 0 } }),
+  plan: (a, v) => {
     const groupsPerRow = a.cols / a.group;
     return {
       params: { width: a.width, cols: a.cols, group: a.group, segment: a.segment, groups_per_row: groupsPerRow, total: a.rows * groupsPerRow, eps: a.eps },
-      workgroups: foldedGrid(a.rows * groupsPerRow),
+      workgroups: foldedGrid(v.constants.SERIAL ? Math.ceil((a.rows * groupsPerRow) / WG) : a.rows * groupsPerRow),
     };
   },
 };
