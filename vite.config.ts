@@ -32,7 +32,9 @@ export default defineConfig(({ mode }) => {
         formats: ['es'],
       },
       rollupOptions: {
-        external: [/^node:/, 'webgpu', 'idb-keyval', 'onnx-proto', 'protobufjs', /^protobufjs\//],
+        // Only Node's own modules and Dawn stay external: the browser entry must load in a page
+        // without an import map, so idb-keyval and onnx-proto are bundled.
+        external: [/^node:/, 'webgpu'],
       },
     },
     test: {

@@ -42,5 +42,6 @@ export { openOnnx } from './weights/onnx.js';
 export { parseManifest, parseCatalogue, type ModelManifest, type Catalogue } from './weights/manifest.js';
 export { manifestSource } from './weights/manifest-source.js';
 export { loadShards } from './weights/loader.js';
+export { createComponentUploader, type ComponentUploader } from './weights/upload.js';
 export { openShardCache, listCachedModels, cacheUsage, requestPersistence, deleteModel, clearCache } from './weights/cache.js';
 export { quantizeQ8, quantizeQ4, dequantizeQ8, dequantizeQ4 } from './weights/quantize.js';
