@@ -11,8 +11,8 @@
 // With USE_SHARED the workgroup stages K-tiles of both operands in workgroup memory (GPUs), each
 // invocation owning TM × TN outputs; without it each invocation walks taps and channels from
 // global memory for DTM × DTN outputs (CPU emulation, where barriers cost more than they save and
-// every storage load is a bounds-checked gather: the larger block halves loads per FMA, measured
-// 2× faster on SwiftShader than 8 × 4).
+// every storage load is a bounds-checked gather: 64 × 8 blocks in private arrays measured 2.3×
+// faster on SwiftShader than 8 × 4, and faster than 4 × 8 or 8 × 8 blocks in named registers).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
@@ -27,7 +27,7 @@ override HAS_RESIDUAL: bool = false;
 // Pixels × output channels per invocation: shared-memory path, then direct path.
 const TM: u32 = 8u;
 const TN: u32 = 4u;
-const DTM: u32 = 32u;
+const DTM: u32 = 64u;
 const DTN: u32 = 8u;
 
 @group(0) @binding(0) var<storage, read> x: array<act4>;

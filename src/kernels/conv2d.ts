@@ -37,7 +37,7 @@ export interface Conv2dArgs {
 
 /** Outputs per invocation (pixels × channels): shared-memory path, direct path (conv2d.wgsl). */
 const SHARED_BLOCK = { pixels: 8, channels: 4 } as const;
-const DIRECT_BLOCK = { pixels: 32, channels: 8 } as const;
+const DIRECT_BLOCK = { pixels: 64, channels: 8 } as const;
 const MAX_GRID = 65535;
 
 function pow2Ceil(n: number): number {
