@@ -35,8 +35,7 @@ const TYPES: Record<string, string> = {
  * Serves `root` on 127.0.0.1 (a secure context: on about:blank `navigator.gpu` is undefined), plus
  * in-memory pages under their paths.
  */
-export async function serveStatic(root: string, pages: Record<string, string> = {}): Promise<{ url: string; server: Server }> {
-  const base = resolve(root);
+export async function serveStatic(root: string, pages: Record<string, string> = {}, mounts: Record<string, string> = {}): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
     const page = pages[path];
@@ -44,13 +43,29 @@ export async function serveStatic(root: string, pages: Record<string, string> = 
       res.writeHead(200, { 'content-type': 'text/html' }).end(page);
       return;
     }
-    const file = normalize(join(base, path.endsWith('/') ? path + 'index.html' : path));
+    // Extra folders under URL prefixes (the shared vectors under /shared/).
+    const mount = Object.keys(mounts).find((prefix) => path.startsWith(prefix));
+    const base = resolve(mount ? (mounts[mount] as string) : root);
+    const rest = mount ? path.slice(mount.length) : path;
+    const file = normalize(join(base, rest.endsWith('/') || rest === '' ? rest + 'index.html' : rest));
     if (!file.startsWith(base) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
+    const size = statSync(file).size;
+    const type = TYPES[extname(file)] ?? 'application/octet-stream';
+    // Byte ranges: the engine streams checkpoints with HTTP Range reads.
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    if (range) {
+      const first = Number(range[1]);
+      const last = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+      res.writeHead(206, { 'content-type': type, 'content-range': `bytes ${first}-${last}/${size}`, 'content-length': last - first + 1, 'accept-ranges': 'bytes' });
+      createReadStream(file, { start: first, end: last }).pipe(res);
+      return;
+    }
+    res.writeHead(200, { 'content-type': type, 'content-length': size, 'accept-ranges': 'bytes' });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const address = server.address();

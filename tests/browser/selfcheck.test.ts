@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, serveStatic } from './chromium.js';
 
 const dist = resolve(process.cwd(), 'dist');
+const shared = process.env.MMDIT_SHARED ?? resolve(process.cwd(), '../shared');
 
 const LIBRARY_PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
 import { GpuContext, PipelineCache, runSelfCheck } from '/index.js';
@@ -24,7 +25,7 @@ describe('headless Chromium (WebGPU on SwiftShader)', () => {
 
   beforeAll(async () => {
     if (!existsSync(resolve(dist, 'index.js'))) throw new Error('dist/index.js is missing: run `npm run build` first');
-    const served = await serveStatic(dist, { '/selfcheck.html': LIBRARY_PAGE });
+    const served = await serveStatic(dist, { '/selfcheck.html': LIBRARY_PAGE }, { '/shared/': shared });
     url = served.url;
     close = () => served.server.close();
     browser = await launchChromium();
@@ -53,12 +54,15 @@ describe('headless Chromium (WebGPU on SwiftShader)', () => {
     await page.close();
   });
 
-  it('the built demo page finds the adapter and passes its checks', async () => {
+  it('the built demo page finds the adapter, passes its checks and runs a reference denoiser case', async () => {
     const page = await browser.newPage();
-    await page.goto(`${url}/demo/index.html?autorun`);
+    await page.goto(`${url}/demo/index.html?autorun&vectors=/shared/vectors/&case=c1_sd3m/forward_b2_32x32`);
     await page.waitForFunction(() => ['pass', 'fail', 'error', 'no-webgpu'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 240_000 });
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('pass');
     expect(await page.textContent('#adapter')).toMatch(/swiftshader|google/i);
+    const rows = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    console.log(rows.join('\n'));
+    expect(rows.some((r) => r.includes('denoiser c1_sd3m/forward_b2_32x32') && r.includes('pass'))).toBe(true);
     await page.close();
   });
 });
