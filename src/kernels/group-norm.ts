@@ -50,6 +50,8 @@ interface FinalizeArgs {
   readonly pairs: number;
   readonly parts: number;
   readonly eps: number;
+  readonly channels: number;
+  readonly groups: number;
 }
 
 export const groupNormFinalizeKernel: KernelSpec<FinalizeArgs> = {
@@ -57,18 +59,22 @@ export const groupNormFinalizeKernel: KernelSpec<FinalizeArgs> = {
   sources: [wgsl('group_norm_finalize.wgsl', finalizeWgsl)],
   bindings: [
     { name: 'partials', access: 'read' },
-    { name: 'stats', access: 'write' },
+    { name: 'gamma', access: 'read' },
+    { name: 'beta', access: 'read' },
+    { name: 'coef', access: 'write' },
   ],
-  params: [['pairs', 'u32'], ['parts', 'u32'], ['eps', 'f32']],
+  params: [['pairs', 'u32'], ['parts', 'u32'], ['eps', 'f32'], ['channels', 'u32'], ['groups', 'u32']],
   variant: (_a, _caps, precision) => ({ precision, constants: { WG } }),
-  plan: (a) => ({ params: { pairs: a.pairs, parts: a.parts, eps: a.eps }, workgroups: [Math.ceil(a.pairs / WG), 1, 1] }),
+  plan: (a) => ({
+    params: { pairs: a.pairs, parts: a.parts, eps: a.eps, channels: a.channels, groups: a.groups },
+    workgroups: [Math.ceil(a.pairs / WG), 1, 1],
+  }),
 };
 
 interface ApplyArgs {
   readonly batch: number;
   readonly width: number;
   readonly channels: number;
-  readonly groups: number;
   readonly row0: number;
   readonly rows: number;
   readonly x: { readonly row0: number; readonly rows: number };
@@ -81,19 +87,17 @@ export const groupNormKernel: KernelSpec<ApplyArgs> = {
   sources: [LIB.index, LIB.activations, wgsl('group_norm.wgsl', groupNormWgsl)],
   bindings: [
     { name: 'x', access: 'read' },
-    { name: 'stats', access: 'read' },
-    { name: 'gamma', access: 'read' },
-    { name: 'beta', access: 'read' },
+    { name: 'coef', access: 'read' },
     { name: 'y', access: 'write' },
   ],
   params: [
-    ['width', 'u32'], ['channels', 'u32'], ['groups', 'u32'], ['row0', 'u32'], ['rows', 'u32'],
+    ['width', 'u32'], ['channels', 'u32'], ['row0', 'u32'], ['rows', 'u32'],
     ['x_row0', 'u32'], ['x_rows', 'u32'], ['y_row0', 'u32'], ['y_rows', 'u32'], ['batch', 'u32'],
   ],
   variant: (a, _caps, precision) => ({ precision, constants: { WG, SILU: a.silu ? 1 : 0 } }),
   plan: (a) => ({
     params: {
-      width: a.width, channels: a.channels, groups: a.groups, row0: a.row0, rows: a.rows,
+      width: a.width, channels: a.channels, row0: a.row0, rows: a.rows,
       x_row0: a.x.row0, x_rows: a.x.rows, y_row0: a.y.row0, y_rows: a.y.rows, batch: a.batch,
     },
     workgroups: foldedGrid(Math.ceil((a.batch * a.rows * a.width * (a.channels / 4)) / WG)),
@@ -129,12 +133,21 @@ function checkShape(parts: readonly MapRows[], o: GroupNormShape): { batch: numb
   return dims;
 }
 
+export interface GroupNormStatisticsOptions extends GroupNormShape {
+  readonly gamma: GpuTensor;
+  readonly beta: GpuTensor;
+  readonly eps: number;
+  readonly label?: string;
+}
+
 /**
- * Per (batch item, group) mean and 1/√(var + eps) over all rows of all `parts` together (the
- * bands of one map): an f32 `[batch, groups, 2]` value. Two-pass per chunk, exact combination.
+ * GroupNorm over all rows of all `parts` together (the bands of one map): statistics per (batch
+ * item, group), two-pass per chunk and combined exactly, folded with γ and β into per-channel
+ * coefficients, an f32 `[batch, 3, channels]` value (mean, rstd·γ, β) for `groupNormApply`.
  */
-export function groupNormStatistics(b: GraphBuilder, parts: readonly MapRows[], o: GroupNormShape & { readonly eps: number; readonly label?: string }): Value {
+export function groupNormStatistics(b: GraphBuilder, parts: readonly MapRows[], o: GroupNormStatisticsOptions): Value {
   const { batch, channels } = checkShape(parts, o);
+  checkAffine(o.gamma, o.beta, channels);
   const cpg = channels / o.groups;
   const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / (o.width * cpg)));
   const chunks = parts.map((p) => Math.ceil(p.rows / chunkRows));
@@ -150,42 +163,47 @@ export function groupNormStatistics(b: GraphBuilder, parts: readonly MapRows[], 
     b.dispatch(groupNormStatsKernel, args, [p.view.value, partials], `${label}.stats`);
     part0 += chunks[i] as number;
   });
-  const stats = b.temp([batch, o.groups, 2], `${label}.stats`, 'f32');
-  b.dispatch(groupNormFinalizeKernel, { pairs: batch * o.groups, parts: total, eps: o.eps }, [partials, stats], `${label}.finalize`);
-  return stats;
+  const coef = b.temp([batch, 3, channels], `${label}.coef`, 'f32');
+  const args: FinalizeArgs = { pairs: batch * o.groups, parts: total, eps: o.eps, channels, groups: o.groups };
+  b.dispatch(groupNormFinalizeKernel, args, [partials, o.gamma, o.beta, coef], `${label}.finalize`);
+  return coef;
 }
 
-export interface GroupNormApplyOptions extends GroupNormShape {
-  readonly gamma: GpuTensor;
-  readonly beta: GpuTensor;
+function checkAffine(gamma: GpuTensor, beta: GpuTensor, channels: number): void {
+  for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (t.shape.length !== 1 || t.shape[0] !== channels || t.format !== 'f32') {
+      throw new CheckpointError(t.label, `group norm ${name} must be f32 [${channels}]`, `[${channels}] f32`, `${JSON.stringify(t.shape)} ${t.format}`);
+    }
+  }
+}
+
+export interface GroupNormApplyOptions {
+  readonly width: number;
   readonly silu: boolean;
   /** Where the rows go (default: a new value holding exactly them). */
   readonly into?: ImageRows;
   readonly label?: string;
 }
 
-/** Normalises rows of a map with statistics from `groupNormStatistics` (affine, optional SiLU). */
-export function groupNormApply(b: GraphBuilder, x: MapRows, stats: Value, o: GroupNormApplyOptions): ImageRows {
-  const { batch, channels } = checkShape([x], o);
-  for (const [name, t] of [['gamma', o.gamma], ['beta', o.beta]] as const) {
-    if (t.shape.length !== 1 || t.shape[0] !== channels || t.format !== 'f32') {
-      throw new CheckpointError(t.label, `group norm ${name} must be f32 [${channels}]`, `[${channels}] f32`, `${JSON.stringify(t.shape)} ${t.format}`);
-    }
+/** Normalises rows of a map with coefficients from `groupNormStatistics` (optional SiLU). */
+export function groupNormApply(b: GraphBuilder, x: MapRows, coef: Value, o: GroupNormApplyOptions): ImageRows {
+  const { batch, channels } = checkShape([x], { width: o.width, groups: 1 });
+  if (coef.type !== 'f32' || coef.shape.length !== 3 || coef.shape[0] !== batch || coef.shape[1] !== 3 || coef.shape[2] !== channels) {
+    throw new InvalidArgumentError('group norm coefficients', `f32 [${batch}, 3, ${channels}]`, `${coef.type} ${JSON.stringify(coef.shape)}`);
   }
   const label = o.label ?? 'group_norm';
   const y = o.into ?? { value: b.temp([batch, x.rows * o.width, channels], label), row0: x.row0, rows: x.rows };
-  checkShape([{ view: y, row0: x.row0, rows: x.rows }], o);
+  checkShape([{ view: y, row0: x.row0, rows: x.rows }], { width: o.width, groups: 1 });
   const args: ApplyArgs = {
-    batch, width: o.width, channels, groups: o.groups, row0: x.row0, rows: x.rows,
+    batch, width: o.width, channels, row0: x.row0, rows: x.rows,
     x: { row0: x.view.row0, rows: x.view.rows }, y: { row0: y.row0, rows: y.rows }, silu: o.silu,
   };
-  b.dispatch(groupNormKernel, args, [x.view.value, stats, o.gamma, o.beta, y.value], label);
+  b.dispatch(groupNormKernel, args, [x.view.value, coef, y.value], label);
   return y;
 }
 
 /** GroupNorm (+ SiLU) of one whole map held by one view. */
-export function groupNorm(b: GraphBuilder, x: ImageRows, o: GroupNormApplyOptions & { readonly eps: number }): ImageRows {
+export function groupNorm(b: GraphBuilder, x: ImageRows, o: GroupNormStatisticsOptions & GroupNormApplyOptions): ImageRows {
   const rows: MapRows = { view: x, row0: x.row0, rows: x.rows };
-  const stats = groupNormStatistics(b, [rows], o);
-  return groupNormApply(b, rows, stats, o);
+  return groupNormApply(b, rows, groupNormStatistics(b, [rows], o), o);
 }

@@ -195,10 +195,10 @@ export function mapGroupNorm(
   x: FeatureMap,
   o: { gamma: GpuTensor; beta: GpuTensor; silu: boolean; groups: number; eps: number; label: string },
 ): FeatureMap {
-  const stats = groupNormStatistics(b, x.bands, { width: x.width, groups: o.groups, eps: o.eps, label: o.label });
+  const coef = groupNormStatistics(b, x.bands, { width: x.width, groups: o.groups, eps: o.eps, gamma: o.gamma, beta: o.beta, label: o.label });
   const out = newMap(b, x.plan, { batch: x.batch, scale: x.scale, width: x.width, channels: x.channels, label: o.label });
   x.bands.forEach((band, j) => {
-    groupNormApply(b, band, stats, { gamma: o.gamma, beta: o.beta, silu: o.silu, width: x.width, groups: o.groups, into: (out.bands[j] as MapRows).view, label: o.label });
+    groupNormApply(b, band, coef, { silu: o.silu, width: x.width, into: (out.bands[j] as MapRows).view, label: o.label });
   });
   return out;
 }

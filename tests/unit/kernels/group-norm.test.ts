@@ -60,9 +60,9 @@ describe('group_norm', () => {
         inputs[`x${j}`] = data;
         return { view: { value: b.input(`x${j}`, [batch, (bottom - top) * w, channels]), row0: top, rows: bottom - top }, row0: r0, rows: r1 - r0 };
       });
-      const stats = groupNormStatistics(b, parts, { width: w, groups, eps: EPS });
+      const coef = groupNormStatistics(b, parts, { width: w, groups, eps: EPS, gamma: g, beta: bt });
       const y = b.temp([batch, h * w, channels], 'y');
-      for (const p of parts) groupNormApply(b, p, stats, { gamma: g, beta: bt, silu: true, width: w, groups, into: wholeImage(y, h) });
+      for (const p of parts) groupNormApply(b, p, coef, { silu: true, width: w, into: wholeImage(y, h) });
       b.output('y', y);
     }, inputs);
     expectClose(out.y!, truth, TOL, 'banded group_norm');
