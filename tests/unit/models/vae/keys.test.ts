@@ -58,14 +58,6 @@ describe('VAE keys', () => {
     }
   });
 
-  it('derives the configuration from shapes', async () => {
-    const { config } = openVaeCheckpoint(await referenceVae());
-    expect(config).toMatchObject({ channels: [32, 32, 64, 64], latentChannels: 16, decoderBlocks: 3, encoderBlocks: 2, hasDecoder: true, hasEncoder: true, groups: 32, eps: 1e-6, scale: 1.5305, shift: 0.0609 });
-    const decoderOnly = openVaeCheckpoint(await diffusersVae()).config;
-    expect(decoderOnly.hasEncoder).toBe(false);
-    expect(decoderOnly.channels).toEqual([32, 32, 64, 64]);
-  });
-
   it('names a missing tensor by its checkpoint key', async () => {
     const src = editedSource(await referenceVae(), { rename: (n) => (n === 'decoder.up.1.block.2.conv2.bias' ? null : n) });
     expect(() => openVaeCheckpoint(src)).toThrow(CheckpointError);
