@@ -1,22 +1,11 @@
 import path from 'node:path';
 import { encodeF16, encodeF32 } from '../../../src/weights/decode.js';
 import { encodeSafetensors, type SafetensorsTensor } from '../../../src/weights/safetensors-write.js';
+import { seededRandom } from '../../reference/random.js';
 
 /** The shared reference folder beside the checkout (CI puts a copy there too). */
 export const SHARED_DIR = process.env['MMDIT_SHARED'] ?? path.resolve(process.cwd(), '../shared');
 export const VECTORS_DIR = path.join(SHARED_DIR, 'vectors');
-
-/** A seeded generator (mulberry32) so test inputs are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Uniform values in [-scale, scale). */
 export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
