@@ -25,12 +25,12 @@ export function canonicalView(source: TensorSource, entries: ReadonlyMap<string,
     origin,
     tensors,
     async read(name, signal) {
-      return concat(await readEach(partsOf(name), (p) => source.read(p, signal)));
+      return concatBytes(await readEach(partsOf(name), (p) => source.read(p, signal)));
     },
   };
   if (!source.readScales) return view;
   const readScales = source.readScales.bind(source);
-  return { ...view, readScales: async (name, signal) => concat(await readEach(partsOf(name), (p) => readScales(p, signal))) };
+  return { ...view, readScales: async (name, signal) => concatBytes(await readEach(partsOf(name), (p) => readScales(p, signal))) };
 }
 
 function fusedInfo(source: TensorSource, name: string, parts: CanonicalEntry): TensorInfo {
@@ -61,7 +61,8 @@ async function readEach(parts: CanonicalEntry, read: (name: string) => Promise<U
   return out;
 }
 
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
+/** The chunks end to end (one chunk is returned as is): fused q/k/v, parts of a split tensor. */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0] as Uint8Array;
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   let at = 0;

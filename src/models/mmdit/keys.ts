@@ -1,6 +1,7 @@
 import { CheckpointError } from '../../gpu/errors.js';
 import { encodeF32, toFloat32 } from '../../weights/decode.js';
 import type { TensorDtype, TensorInfo, TensorSource } from '../../weights/tensor-source.js';
+import { concatBytes } from '../canonical-view.js';
 import { deriveMmditConfig, expectedTensors, type MmditConfig } from './config.js';
 
 /**
@@ -240,16 +241,6 @@ export function canonicalizeMmdit(checkpoint: TensorSource): CanonicalMmdit {
     };
   }
   return { layout, config, source, sourceKeys: (name) => recipes.get(name)?.parts ?? [] };
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** `[a; b]` → `[b; a]` by rows (diffusers' (scale, shift) ↔ the original (shift, scale)). */

@@ -1,5 +1,6 @@
 import { CheckpointError } from '../../gpu/errors.js';
 import type { TensorDtype, TensorInfo, TensorSource } from '../../weights/tensor-source.js';
+import { concatBytes } from '../canonical-view.js';
 
 /**
  * SD3 VAE checkpoints → canonical names and layouts (TEXT_VAE_SPEC §6). Layouts read:
@@ -232,17 +233,6 @@ export function reorderConv(bytes: Uint8Array, dims: readonly [number, number, n
   return dst;
 }
 
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
 function view(source: TensorSource, entries: ReadonlyMap<string, Entry>, origin: string): TensorSource {
   const tensors = new Map<string, TensorInfo>();
   for (const [name, entry] of entries) tensors.set(name, canonicalInfo(source, name, entry));
@@ -258,7 +248,7 @@ function view(source: TensorSource, entries: ReadonlyMap<string, Entry>, origin:
         const bytes = await source.read(part, signal);
         chunks.push(entry.transform === 'conv' ? reorderConv(bytes, convDims(info), ELEMENT_BYTES[info.dtype] as number) : bytes);
       }
-      return concat(chunks);
+      return concatBytes(chunks);
     },
   };
 }
