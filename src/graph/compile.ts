@@ -23,7 +23,15 @@ function tensorOfValue(value: Value, buffer: GPUBuffer, precision: Precision): G
  * uniform buffer written once, one bind group per dispatch. Limits are checked before anything is
  * allocated.
  */
-export async function compileGraph(ctx: GpuContext, cache: PipelineCache, graph: GraphBuilder): Promise<CompiledGraph> {
+export interface CompileOptions {
+  /**
+   * Use this buffer (another compiled graph's `stepStateBuffer`) as the step state instead of a
+   * new one, so graphs encoded into one pass per step share one `writeBuffer` per step.
+   */
+  readonly stepBuffer?: GPUBuffer | null;
+}
+
+export async function compileGraph(ctx: GpuContext, cache: PipelineCache, graph: GraphBuilder, options: CompileOptions = {}): Promise<CompiledGraph> {
   ctx.assertUsable();
   const precision = graph.precision;
   const maxBinding = ctx.caps.maxStorageBufferBindingSize;
@@ -42,6 +50,10 @@ export async function compileGraph(ctx: GpuContext, cache: PipelineCache, graph:
   for (const [id, slot] of slots.slotOf) bufferOf.set(id, slotBuffers[slot]!);
   for (const value of graph.values) {
     if (value.kind === 'temp' || bufferOf.has(value.id)) continue;
+    if (value.kind === 'step' && options.stepBuffer) {
+      bufferOf.set(value.id, options.stepBuffer);
+      continue;
+    }
     const buffer = ctx.createBuffer(value.label, valueBytes(value, precision), USAGE());
     owned.push(buffer);
     bufferOf.set(value.id, buffer);

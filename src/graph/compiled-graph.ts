@@ -28,6 +28,11 @@ export class CompiledGraph {
     private readonly owned: readonly GPUBuffer[],
   ) {}
 
+  /** The 16-byte step state this graph reads (null when no kernel is step-dependent). */
+  get stepStateBuffer(): GPUBuffer | null {
+    return this.stepBuffer;
+  }
+
   input(name: string): GpuTensor {
     return lookup(this.inputs, name, 'input');
   }

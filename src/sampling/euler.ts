@@ -14,7 +14,8 @@ export function eulerGraph(graph: DenoiserGraph, guidance: number): Promise<Comp
   return graph.eulerGraph(guidance, () => {
     const b = new GraphBuilder(graph.gpu.caps, 'f32');
     eulerStep(b, { latent: graph.inputs.latent, velocity: graph.output, sigmas: graph.inputs.sigmas, cfg: graph.shape.cfg, guidance });
-    return compileGraph(graph.gpu, graph.cache, b);
+    // The update reads the forward's step state: one writeBuffer per step serves both.
+    return compileGraph(graph.gpu, graph.cache, b, { stepBuffer: graph.stepBuffer });
   });
 }
 
@@ -22,5 +23,5 @@ export function eulerGraph(graph: DenoiserGraph, guidance: number): Promise<Comp
 export function noiseScalingGraph(graph: DenoiserGraph, init: GpuTensor): Promise<CompiledGraph> {
   const b = new GraphBuilder(graph.gpu.caps, 'f32');
   noiseScaling(b, { latent: graph.inputs.latent, init, sigmas: graph.inputs.sigmas });
-  return compileGraph(graph.gpu, graph.cache, b);
+  return compileGraph(graph.gpu, graph.cache, b, { stepBuffer: graph.stepBuffer });
 }

@@ -84,7 +84,6 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
         o.signal.throwIfAborted();
       }
       graph.assertLive();
-      update.setStep(i);
       const encoder = ctx.device.createCommandEncoder();
       const pass = encoder.beginComputePass();
       graph.encodeStep(i, pass);

@@ -182,6 +182,11 @@ export class DenoiserGraph {
     });
   }
 
+  /** @internal The forward's step state, shared by the sampler's update graphs. */
+  get stepBuffer(): GPUBuffer | null {
+    return this.graph.stepStateBuffer;
+  }
+
   get gpu(): GpuContext {
     return this.ctx;
   }
