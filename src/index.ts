@@ -1,5 +1,5 @@
 // mmdit-webgpu: the platform-neutral engine (browsers and any WebGPU host). Re-exports only.
-export * from './gpu/errors.js';
+export * from './errors.js';
 export { GpuContext, type AcquireOptions } from './gpu/device.js';
 export type { DeviceCaps } from './gpu/features.js';
 export type { EngineLimits } from './gpu/limits.js';

@@ -1,5 +1,5 @@
 import type { GpuContext } from './device.js';
-import { DisposedError } from './errors.js';
+import { DisposedError } from '../errors.js';
 
 /**
  * Reusable GPU buffers by usage and power-of-two size class, for transient work outside compiled

@@ -1,4 +1,4 @@
-import { DeviceLostError, DisposedError, GpuOutOfMemoryError, WebGPUUnavailableError } from './errors.js';
+import { DeviceLostError, DisposedError, GpuOutOfMemoryError, WebGPUUnavailableError } from '../errors.js';
 import { type DeviceCaps, OPTIONAL_FEATURES } from './features.js';
 import { type EngineLimits, effectiveLimit, requiredLimits } from './limits.js';
 import { MemoryTracker } from './memory.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, LimitExceededError } from './errors.js';
+import { InvalidArgumentError, LimitExceededError } from '../errors.js';
 
 /** Engine-side caps, below the device's: tests use them to force splitting on any adapter. */
 export interface EngineLimits {

@@ -1,5 +1,5 @@
 import type { DeviceCaps } from '../gpu/features.js';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { KernelSpec, Precision } from '../kernels/contract.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 

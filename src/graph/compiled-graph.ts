@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { DisposedError } from '../gpu/errors.js';
+import { DisposedError } from '../errors.js';
 import type { Dims3 } from '../kernels/contract.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 

@@ -1,6 +1,6 @@
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import attentionRowsWgsl from '../../shaders/attention_rows.wgsl?raw';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import type { KernelSpec } from './contract.js';

@@ -1,5 +1,5 @@
 import conv2dWgsl from '../../shaders/conv2d.wgsl?raw';
-import { CheckpointError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
 import type { KernelSpec } from './contract.js';

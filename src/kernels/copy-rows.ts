@@ -1,5 +1,5 @@
 import copyRowsWgsl from '../../shaders/copy_rows.wgsl?raw';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import { elementCount } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from './contract.js';

@@ -1,5 +1,5 @@
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { elementCount } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from './contract.js';

@@ -1,5 +1,5 @@
 import embedWgsl from '../../shaders/embed.wgsl?raw';
-import { CheckpointError, InvalidArgumentError, LimitExceededError } from '../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError, LimitExceededError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { BINDING_ALIGNMENT, FORMAT_CODE, type GpuTensor, type StorageFormat, storageBytes } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from './contract.js';

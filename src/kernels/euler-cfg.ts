@@ -1,5 +1,5 @@
 import eulerCfgWgsl from '../../shaders/euler_cfg.wgsl?raw';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand } from '../graph/builder.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from './contract.js';

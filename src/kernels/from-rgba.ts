@@ -1,5 +1,5 @@
 import fromRgbaWgsl from '../../shaders/from_rgba.wgsl?raw';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from './contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';

@@ -1,7 +1,7 @@
 import groupNormWgsl from '../../shaders/group_norm.wgsl?raw';
 import finalizeWgsl from '../../shaders/group_norm_finalize.wgsl?raw';
 import statsWgsl from '../../shaders/group_norm_stats.wgsl?raw';
-import { CheckpointError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from './contract.js';

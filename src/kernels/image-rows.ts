@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { Value } from '../graph/builder.js';
 
 /**

@@ -1,5 +1,5 @@
 import layerNormWgsl from '../../shaders/layer_norm.wgsl?raw';
-import { CheckpointError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from './contract.js';

@@ -1,6 +1,6 @@
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import matmulVec4Wgsl from '../../shaders/matmul_vec4.wgsl?raw';
-import { CheckpointError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
 import type { KernelSpec } from './contract.js';

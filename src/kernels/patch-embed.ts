@@ -1,5 +1,5 @@
 import patchEmbedWgsl from '../../shaders/patch_embed.wgsl?raw';
-import { CheckpointError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from './contract.js';

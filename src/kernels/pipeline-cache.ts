@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { InvalidArgumentError, ShaderCompilationError, type ShaderMessage } from '../gpu/errors.js';
+import { InvalidArgumentError, ShaderCompilationError, type ShaderMessage } from '../errors.js';
 import { type KernelSpec, type Precision, type Variant, pipelineKey } from './contract.js';
 import { PRELUDE } from './sources.js';
 

@@ -1,5 +1,5 @@
 import t5BiasWgsl from '../../shaders/t5_bias.wgsl?raw';
-import { CheckpointError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from './contract.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { UniformField } from './contract.js';
 
 /** Byte size of a Params struct of 4-byte scalars, rounded to WGSL's 16-byte struct alignment. */

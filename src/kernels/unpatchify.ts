@@ -1,5 +1,5 @@
 import unpatchifyWgsl from '../../shaders/unpatchify.wgsl?raw';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from './contract.js';
 import { LIB, wgsl } from './sources.js';

@@ -1,5 +1,5 @@
 import latentInWgsl from '../../shaders/vae_latent_in.wgsl?raw';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from './contract.js';
 import { LIB, wgsl } from './sources.js';

@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { GraphBuilder, type Operand, type Value } from '../graph/builder.js';
 import { compileGraph } from '../graph/compile.js';
 import type { CompiledGraph } from '../graph/compiled-graph.js';

@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { CheckpointError, LimitExceededError } from '../gpu/errors.js';
+import { CheckpointError, LimitExceededError } from '../errors.js';
 import type { EmbeddingTable } from '../kernels/embed.js';
 import { type GpuTensor, storageBytes } from '../tensor/tensor.js';
 import type { TensorSource } from '../weights/tensor-source.js';

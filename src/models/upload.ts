@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { CheckpointError, LimitExceededError } from '../gpu/errors.js';
+import { CheckpointError, LimitExceededError } from '../errors.js';
 import { alignUp, type GpuTensor, type StorageFormat, storageBytes } from '../tensor/tensor.js';
 import { toFloat32 } from '../weights/decode.js';
 import { DTYPE_FORMAT, type TensorInfo, type TensorSource } from '../weights/tensor-source.js';

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { CheckpointError } from '../gpu/errors.js';
+import { CheckpointError } from '../errors.js';
 import { openClipCheckpoint } from '../models/clip/index.js';
 import type { ClipModel, ClipOverrides } from '../models/clip/config.js';
 import type { MmditConfig } from '../models/mmdit/config.js';

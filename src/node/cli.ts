@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { MmditError } from '../gpu/errors.js';
+import { MmditError } from '../errors.js';
 
 type Command = (argv: string[]) => Promise<number>;
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { WebGPUUnavailableError } from '../gpu/errors.js';
+import { WebGPUUnavailableError } from '../errors.js';
 
 /** Debian's Chromium ships SwiftShader's Vulkan ICD here; it is the CPU fallback adapter. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
+import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { checkForwardInputs, type Denoiser, loadDenoiser, type MmditConfig } from '../models/mmdit/index.js';
 import { canonicalizeMmdit } from '../models/mmdit/keys.js';
 import { sample } from '../sampling/sample.js';

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError, FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, FileFormatError, InvalidArgumentError } from '../errors.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { compileGraph } from '../graph/compile.js';
 import { type ClipActivation, type ClipConfig, type ClipModel, ClipTextEncoder, type ClipOverrides, openClipCheckpoint } from '../models/clip/index.js';

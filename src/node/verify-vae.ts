@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError, FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, FileFormatError, InvalidArgumentError } from '../errors.js';
 import { openVaeCheckpoint, Vae, type VaeConfig, type VaeOverrides } from '../models/vae/index.js';
 import { readTensor } from '../tensor/read.js';
 import { parseManifest, resolveRelative } from '../weights/manifest.js';

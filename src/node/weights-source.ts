@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CheckpointError, FileFormatError } from '../gpu/errors.js';
+import { CheckpointError, FileFormatError } from '../errors.js';
 import { DIFFUSERS_FOLDERS, openDiffusersModel, SINGLE_FILE_PREFIXES, splitSingleFile } from '../weights/checkpoint.js';
 import { COMPONENTS, type ComponentName, type ModelManifest, parseManifest, resolveRelative } from '../weights/manifest.js';
 import { manifestSource } from '../weights/manifest-source.js';

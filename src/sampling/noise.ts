@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /**
  * Seeded Gaussian noise: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as

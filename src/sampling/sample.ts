@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { type DenoiserGraph, MAX_STEPS } from '../models/mmdit/index.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 import { eulerGraph, noiseScalingGraph } from './euler.js';

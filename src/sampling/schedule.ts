@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /**
  * SD3's rectified-flow schedule (MODEL_SPEC §4), in float64 as the reference vectors use it.

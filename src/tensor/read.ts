@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { fromHalf } from './half.js';
 import { elementCount, type GpuTensor } from './tensor.js';
 

@@ -3,7 +3,7 @@
  * §3), with SD3's 77-token window (§2.4) and the diffusers convention (§2, "diffusers").
  * CLIP-L and CLIP-G share the vocabulary; they differ only in the pad id.
  */
-import { FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
+import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { isLetter, isNumber, isWhiteSpace, lowercasePerCodePoint, nfc, toWellFormed } from './normalize.js';
 import { promptWords } from './weight-syntax.js';
 

@@ -6,7 +6,7 @@
  * - `diffusers`: `StableDiffusion3Pipeline` — whole prompt, CLIP `[49406] + 75 + [49407]`,
  *   T5 truncated/padded to `t5MaxLength` (256).
  */
-import { InvalidArgumentError } from '../gpu/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { CLIP_G_PAD, CLIP_L_PAD, createClipTokenizer, type ClipTokenizer } from './clip-bpe.js';
 import { T5_DIFFUSERS_LENGTH, T5_PAD, createT5Tokenizer, type T5Tokenizer } from './t5-unigram.js';
 

@@ -7,7 +7,7 @@
  * segment is normalized (charsmap, strip right, ` {2,}` → `▁`), pre-tokenized (Metaspace) and
  * each piece is encoded by Viterbi; the post-processor appends `</s>`.
  */
-import { FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
+import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { graphemeClusters, isWhiteSpace, sliceCodePoints, toWellFormed } from './normalize.js';
 import { promptWords } from './weight-syntax.js';
 

@@ -1,4 +1,4 @@
-import { FileFormatError, InvalidArgumentError } from '../gpu/errors.js';
+import { FileFormatError, InvalidArgumentError } from '../errors.js';
 
 /**
  * Random access to the bytes of one file, wherever it lives. Readers (safetensors, ONNX, shards)

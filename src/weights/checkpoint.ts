@@ -1,4 +1,4 @@
-import { CheckpointError, FileFormatError } from '../gpu/errors.js';
+import { CheckpointError, FileFormatError } from '../errors.js';
 import type { ComponentName } from './manifest.js';
 import { openDiffusersShards, type DirectoryReader, type OpenSafetensorsOptions } from './safetensors.js';
 import type { TensorInfo, TensorSource } from './tensor-source.js';

@@ -1,4 +1,4 @@
-import { CheckpointError, InvalidArgumentError } from '../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import { alignUp, BINDING_ALIGNMENT, type StorageFormat } from '../tensor/tensor.js';
 import { toFloat32 } from './decode.js';
 import {

@@ -1,4 +1,4 @@
-import { ShardIntegrityError } from '../gpu/errors.js';
+import { ShardIntegrityError } from '../errors.js';
 import { isQuotaError, openShardCache, type ShardCache } from './cache.js';
 import { fetchShard } from './fetch-shard.js';
 import { COMPONENTS, resolveRelative, type ComponentName, type ModelManifest, type ShardEntry } from './manifest.js';

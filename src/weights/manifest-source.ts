@@ -1,4 +1,4 @@
-import { CheckpointError, ManifestError } from '../gpu/errors.js';
+import { CheckpointError, ManifestError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
 import type { ComponentManifest, ComponentName, ModelManifest, ShardEntry, StreamRange, TensorEntry } from './manifest.js';
 import type { TensorDtype, TensorInfo, TensorSource } from './tensor-source.js';

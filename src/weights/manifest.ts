@@ -1,4 +1,4 @@
-import { ManifestError } from '../gpu/errors.js';
+import { ManifestError } from '../errors.js';
 import { BINDING_ALIGNMENT, type StorageFormat } from '../tensor/tensor.js';
 import { fitsFormat, matrixDims, Q4_GROUP } from './quantize.js';
 

@@ -1,4 +1,4 @@
-import { CheckpointError } from '../gpu/errors.js';
+import { CheckpointError } from '../errors.js';
 import type { TensorInfo, TensorSource } from './tensor-source.js';
 
 /**

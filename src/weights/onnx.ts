@@ -1,5 +1,5 @@
 import * as onnxModule from 'onnx-proto';
-import { CheckpointError, FileFormatError } from '../gpu/errors.js';
+import { CheckpointError, FileFormatError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
 import { decodeVarints, scanMessage, WindowReader, WIRE_LEN, WIRE_VARINT } from './protobuf-scan.js';
 import type { TensorDtype, TensorInfo, TensorSource } from './tensor-source.js';

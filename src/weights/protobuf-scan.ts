@@ -1,4 +1,4 @@
-import { FileFormatError } from '../gpu/errors.js';
+import { FileFormatError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
 
 /**

@@ -1,4 +1,4 @@
-import { CheckpointError } from '../gpu/errors.js';
+import { CheckpointError } from '../errors.js';
 import type { StorageFormat } from '../tensor/tensor.js';
 import { bf16ToF32, encodeF16, encodeF32, f16ToF32, f32ToF16, roundHalfEven } from './decode.js';
 

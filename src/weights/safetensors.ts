@@ -1,4 +1,4 @@
-import { CheckpointError, FileFormatError } from '../gpu/errors.js';
+import { CheckpointError, FileFormatError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
 import { mergeTensorSources } from './merge.js';
 import type { TensorDtype, TensorInfo, TensorSource } from './tensor-source.js';

@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { ManifestError } from '../gpu/errors.js';
+import { ManifestError } from '../errors.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import type { VerifiedShard } from './loader.js';
 import type { ComponentName, ModelManifest, StreamRange, TensorEntry } from './manifest.js';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../src/gpu/errors.js';
+import { CheckpointError } from '../../src/errors.js';
 import { loadDenoiser } from '../../src/models/mmdit/index.js';
 import { canonicalizeMmdit } from '../../src/models/mmdit/keys.js';
 import { convert as convertCheckpoint } from '../../src/weights/convert.js';

@@ -1,4 +1,4 @@
-import { CheckpointError, InvalidArgumentError } from '../../gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../../errors.js';
 import type { TensorInfo } from '../../weights/tensor-source.js';
 import { checkTensorSet } from '../canonical-view.js';
 

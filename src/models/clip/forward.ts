@@ -1,4 +1,4 @@
-import { CheckpointError } from '../../gpu/errors.js';
+import { CheckpointError } from '../../errors.js';
 import type { GraphBuilder, Value } from '../../graph/builder.js';
 import { attention, type SeqOperand } from '../../kernels/attention.js';
 import { copyRows } from '../../kernels/copy-rows.js';

@@ -1,4 +1,4 @@
-import { CheckpointError } from '../../gpu/errors.js';
+import { CheckpointError } from '../../errors.js';
 import type { TensorInfo } from '../../weights/tensor-source.js';
 
 /** An MM-DiT (SD3 / SD3.5) configuration, derived from tensor names and shapes (MODEL_SPEC §2). */

@@ -1,5 +1,5 @@
 import type { GpuContext } from '../../gpu/device.js';
-import { CheckpointError, DisposedError, InvalidArgumentError } from '../../gpu/errors.js';
+import { CheckpointError, DisposedError, InvalidArgumentError } from '../../errors.js';
 import type { Precision } from '../../kernels/contract.js';
 import { PipelineCache } from '../../kernels/pipeline-cache.js';
 import type { GpuTensor } from '../../tensor/tensor.js';

@@ -1,4 +1,4 @@
-import { CheckpointError } from '../../gpu/errors.js';
+import { CheckpointError } from '../../errors.js';
 import { encodeF32, toFloat32 } from '../../weights/decode.js';
 import type { TensorDtype, TensorInfo, TensorSource } from '../../weights/tensor-source.js';
 import { concatBytes } from '../canonical-view.js';

@@ -1,4 +1,4 @@
-import { CheckpointError } from '../../gpu/errors.js';
+import { CheckpointError } from '../../errors.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
 import { type CanonicalEntry, canonicalView, checkNoUnexpected, layerIndices } from '../canonical-view.js';
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../gpu/errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 
 /**
  * T5's bidirectional relative-position bucket (TEXT_VAE_SPEC.md §4) for n = key − query:

@@ -1,4 +1,4 @@
-import { LimitExceededError } from '../../gpu/errors.js';
+import { LimitExceededError } from '../../errors.js';
 import type { GraphBuilder, Value } from '../../graph/builder.js';
 import type { Precision } from '../../kernels/contract.js';
 import { conv2d, type ConvMode } from '../../kernels/conv2d.js';

@@ -1,4 +1,4 @@
-import { CheckpointError } from '../../gpu/errors.js';
+import { CheckpointError } from '../../errors.js';
 import type { GraphBuilder } from '../../graph/builder.js';
 import { attention } from '../../kernels/attention.js';
 import { conv2d } from '../../kernels/conv2d.js';

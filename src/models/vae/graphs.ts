@@ -1,5 +1,5 @@
 import type { GpuContext } from '../../gpu/device.js';
-import { InvalidArgumentError } from '../../gpu/errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { CompiledGraph } from '../../graph/compiled-graph.js';
 import { readTensor } from '../../tensor/read.js';
 import type { GpuTensor } from '../../tensor/tensor.js';

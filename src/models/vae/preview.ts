@@ -1,5 +1,5 @@
 import type { GpuContext } from '../../gpu/device.js';
-import { DisposedError, InvalidArgumentError } from '../../gpu/errors.js';
+import { DisposedError, InvalidArgumentError } from '../../errors.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { CompiledGraph } from '../../graph/compiled-graph.js';
 import { compileGraph } from '../../graph/compile.js';

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { FileFormatError, InvalidArgumentError, MmditError } from '../../gpu/errors.js';
+import { FileFormatError, InvalidArgumentError, MmditError } from '../../errors.js';
 import { convert, type ConvertResult, type TensorReport } from '../../weights/convert.js';
 import { COMPONENTS, type ComponentName, type ModelManifest, VARIANTS, type WeightsVariant } from '../../weights/manifest.js';
 import { type AssembledInputs, assembleInputs, mmditKind, parseInputSpec } from '../canonical-components.js';

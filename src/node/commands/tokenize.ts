@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { FileFormatError, MmditError } from '../../gpu/errors.js';
+import { FileFormatError, MmditError } from '../../errors.js';
 import { createSd3Tokenizer, type Sd3Tokenizer } from '../../text/index.js';
 
 const USAGE = 'usage: mmdit-webgpu tokenize --input <prompts.json> --json <out.json> [--tokenizers <dir>]';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError, InvalidArgumentError } from '../../gpu/errors.js';
+import { FileFormatError, InvalidArgumentError } from '../../errors.js';
 import type { Precision } from '../../kernels/contract.js';
 import { type CaseRunner, registerCaseRunner, registeredKinds, runVectorSet, vectorDir } from '../verify.js';
 

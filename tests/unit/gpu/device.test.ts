@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GpuContext } from '../../../src/gpu/device.js';
-import { DeviceLostError, DisposedError, InvalidArgumentError, LimitExceededError, WebGPUUnavailableError } from '../../../src/gpu/errors.js';
+import { DeviceLostError, DisposedError, InvalidArgumentError, LimitExceededError, WebGPUUnavailableError } from '../../../src/errors.js';
 import { GraphBuilder } from '../../../src/graph/builder.js';
 import { compileGraph } from '../../../src/graph/compile.js';
 import { unary } from '../../../src/kernels/elementwise.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../../src/gpu/errors.js';
+import { CheckpointError } from '../../../src/errors.js';
 import { releaseWeights, uploadWeights } from '../../../src/models/upload.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import { encodeF16, encodeF32 } from '../../../src/weights/decode.js';

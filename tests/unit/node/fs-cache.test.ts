@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../src/gpu/errors.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
 import { openDirectoryCache } from '../../../src/node/fs-cache.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import { cacheUsage, deleteModel, isQuotaError, listCachedModels, type ModelRecord } from '../../../src/weights/cache.js';

@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, FileFormatError } from '../../../src/gpu/errors.js';
+import { CheckpointError, FileFormatError } from '../../../src/errors.js';
 import { convertCheckpoints } from '../../../src/node/commands/convert.js';
 import { detectFamilies, openWeightsComponent, openWeightsFile, openWeightsPath } from '../../../src/node/weights-source.js';
 import { encodeSafetensors } from '../../../src/weights/safetensors-write.js';

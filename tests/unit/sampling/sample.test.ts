@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../src/gpu/errors.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
 import { type DenoiserGraph, loadDenoiser } from '../../../src/models/mmdit/index.js';
 import { ORIGINAL_PREFIX } from '../../../src/models/mmdit/keys.js';
 import { gaussianNoise } from '../../../src/sampling/noise.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../src/gpu/errors.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
 import { denoiseSigmas, sd3Sigmas, shiftedSigma, timestepFeatures } from '../../../src/sampling/schedule.js';
 
 const SHARED = process.env.MMDIT_SHARED ?? resolve(process.cwd(), '../shared');

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FileFormatError, InvalidArgumentError } from '../../../src/gpu/errors.js';
+import { FileFormatError, InvalidArgumentError } from '../../../src/errors.js';
 import { loadSd3Tokenizer, runTokenize } from '../../../src/node/commands/tokenize.js';
 import { createClipTokenizer, createSd3Tokenizer, createT5Tokenizer } from '../../../src/text/index.js';
 

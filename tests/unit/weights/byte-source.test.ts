@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileFormatError } from '../../../src/gpu/errors.js';
+import { FileFormatError } from '../../../src/errors.js';
 import { externalDataReader, fileSource } from '../../../src/node/file-source.js';
 import { blobSource, bytesSource, httpSource, readAll } from '../../../src/weights/byte-source.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../src/gpu/errors.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import { chooseFormat, convert, type ConvertOptions } from '../../../src/weights/convert.js';
 import { encodeF16, toFloat32 } from '../../../src/weights/decode.js';

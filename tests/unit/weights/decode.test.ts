@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../../src/gpu/errors.js';
+import { CheckpointError } from '../../../src/errors.js';
 import { bf16ToF32, encodeF16, encodeF32, f16ToF32, f32ToF16, toFloat32 } from '../../../src/weights/decode.js';
 
 describe('f16ToF32', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FileFormatError, ShardIntegrityError } from '../../../src/gpu/errors.js';
+import { FileFormatError, ShardIntegrityError } from '../../../src/errors.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import { convert } from '../../../src/weights/convert.js';
 import { loadShards, type LoadEvent, type LoadShardsOptions, type VerifiedShard } from '../../../src/weights/loader.js';

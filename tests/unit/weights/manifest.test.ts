@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, ManifestError } from '../../../src/gpu/errors.js';
+import { CheckpointError, ManifestError } from '../../../src/errors.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import {
   catalogueManifest,

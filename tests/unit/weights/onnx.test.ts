@@ -1,7 +1,7 @@
 import path from 'node:path';
 import * as onnxModule from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, FileFormatError } from '../../../src/gpu/errors.js';
+import { CheckpointError, FileFormatError } from '../../../src/errors.js';
 import { fileSource } from '../../../src/node/file-source.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import { encodeF16, encodeF32, toFloat32 } from '../../../src/weights/decode.js';

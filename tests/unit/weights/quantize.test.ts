@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../../src/gpu/errors.js';
+import { CheckpointError } from '../../../src/errors.js';
 import { f16ToF32, f32ToF16 } from '../../../src/weights/decode.js';
 import {
   checkFormat,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, FileFormatError } from '../../../src/gpu/errors.js';
+import { CheckpointError, FileFormatError } from '../../../src/errors.js';
 import { fileDirectoryReader, fileSource } from '../../../src/node/file-source.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import { toFloat32 } from '../../../src/weights/decode.js';

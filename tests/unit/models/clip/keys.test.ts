@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, InvalidArgumentError } from '../../../../src/gpu/errors.js';
+import { CheckpointError, InvalidArgumentError } from '../../../../src/errors.js';
 import { canonicalClipSource, deriveClipConfig, openClipCheckpoint } from '../../../../src/models/clip/index.js';
 import { bytesSource } from '../../../../src/weights/byte-source.js';
 import { toFloat32 } from '../../../../src/weights/decode.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../../src/gpu/errors.js';
+import { InvalidArgumentError } from '../../../../src/errors.js';
 import { checkForwardInputs, loadDenoiser } from '../../../../src/models/mmdit/index.js';
 import { ORIGINAL_PREFIX } from '../../../../src/models/mmdit/keys.js';
 import { readTensor } from '../../../../src/tensor/read.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../../../src/gpu/errors.js';
+import { CheckpointError } from '../../../../src/errors.js';
 import { canonicalizeMmdit, ORIGINAL_PREFIX } from '../../../../src/models/mmdit/keys.js';
 import { encodeF32 } from '../../../../src/weights/decode.js';
 import type { TensorSource } from '../../../../src/weights/tensor-source.js';

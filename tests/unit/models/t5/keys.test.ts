@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../../../src/gpu/errors.js';
+import { CheckpointError } from '../../../../src/errors.js';
 import { canonicalT5Source, deriveT5Config, expectedT5Tensors } from '../../../../src/models/t5/index.js';
 import { bytesSource } from '../../../../src/weights/byte-source.js';
 import { toFloat32 } from '../../../../src/weights/decode.js';

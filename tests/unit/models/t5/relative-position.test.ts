@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../../src/gpu/errors.js';
+import { InvalidArgumentError } from '../../../../src/errors.js';
 import { bucketMatrix, distanceBuckets, relativePositionBucket } from '../../../../src/models/t5/relative-position.js';
 
 const shared = process.env.MMDIT_SHARED ?? path.resolve(process.cwd(), '../shared');

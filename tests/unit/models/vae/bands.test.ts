@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LimitExceededError } from '../../../../src/gpu/errors.js';
+import { LimitExceededError } from '../../../../src/errors.js';
 import { decoderMapKinds, encoderMapKinds, joinBands, planBands, SD3_VAE_DEFAULTS, Vae, type VaeConfig } from '../../../../src/models/vae/index.js';
 import { maxAbsDiff } from '../../../reference/compare.js';
 import { randomArray } from '../../../reference/random.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../../../src/gpu/errors.js';
+import { CheckpointError } from '../../../../src/errors.js';
 import { canonicalVaeSource, openVaeCheckpoint, reorderConv } from '../../../../src/models/vae/index.js';
 import { diffusersVae, editedSource, referenceVae } from './sources.js';
 
