@@ -76,7 +76,34 @@ export interface ModelManifest {
   /** Tokenizer name → role → file relative to the manifest (e.g. clip_l.vocab → "tokenizers/clip_l/vocab.json"). */
   readonly tokenizers: { readonly [name: string]: { readonly [role: string]: string } };
   readonly quantization?: QuantizationRecord;
+  /** What `generate` uses when the caller does not say (SD3: 1024², 28 steps, guidance 7, shift 3). */
+  readonly defaults?: ModelDefaults;
+  /** Latent → RGB factors for step previews, fitted to this model's VAE. */
+  readonly preview?: PreviewFactors;
+  /** Which text encoders the model has, and T5's rows when it has none or it is turned off. */
+  readonly textEncoders?: TextEncoderRecord;
   readonly components: { readonly [C in ComponentName]?: ComponentManifest };
+}
+
+export interface ModelDefaults {
+  readonly width?: number;
+  readonly height?: number;
+  readonly steps?: number;
+  readonly guidanceScale?: number;
+  readonly shift?: number;
+}
+
+export interface PreviewFactors {
+  /** One row per latent channel: its (R, G, B) weights. */
+  readonly factors: readonly (readonly [number, number, number])[];
+  readonly bias: readonly [number, number, number];
+}
+
+export interface TextEncoderRecord {
+  /** `"t5"` when the model has T5, `null` when it has none (its context rows are zeros). */
+  readonly t5?: 't5' | null;
+  /** Context rows in T5's place when T5 is absent or turned off (77 in SD3). */
+  readonly t5Rows?: number;
 }
 
 export interface CatalogueEntry {
@@ -128,13 +155,42 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
     v.string(q['scheme'], 'quantization.scheme');
     v.string(q['rule'], 'quantization.rule');
   }
+  if (root['defaults'] !== undefined) validateDefaults(v, root['defaults']);
+  if (root['preview'] !== undefined) validatePreview(v, root['preview']);
   const components = v.object(root['components'], 'components');
+  if (root['textEncoders'] !== undefined) {
+    const t = v.object(root['textEncoders'], 'textEncoders');
+    if (t['t5'] !== undefined && t['t5'] !== null && t['t5'] !== 't5') v.fail('textEncoders.t5', `must be "t5" or null, got ${kind(t['t5'])}`);
+    if (t['t5'] === 't5' && components['t5'] === undefined) v.fail('textEncoders.t5', 'names T5 but the manifest has no t5 component');
+    if (t['t5Rows'] !== undefined) v.integer(t['t5Rows'], 'textEncoders.t5Rows', 1);
+  }
   for (const [name, component] of Object.entries(components)) {
     const at = `components${key(name)}`;
     if (!(COMPONENTS as readonly string[]).includes(name)) v.fail(at, `unknown component; allowed: ${COMPONENTS.join(', ')}`);
     validateComponent(v, component, at);
   }
   return json as ModelManifest;
+}
+
+function validateDefaults(v: Validator, json: unknown): void {
+  const d = v.object(json, 'defaults');
+  for (const name of ['width', 'height', 'steps'] as const) if (d[name] !== undefined) v.integer(d[name], `defaults.${name}`, 1);
+  for (const name of ['guidanceScale', 'shift'] as const) {
+    const x = d[name];
+    if (x !== undefined && (typeof x !== 'number' || !Number.isFinite(x) || x < 0)) v.fail(`defaults.${name}`, `must be a finite number >= 0, got ${kind(x)}`);
+  }
+}
+
+function validatePreview(v: Validator, json: unknown): void {
+  const p = v.object(json, 'preview');
+  const triple = (x: unknown, path: string): void => {
+    const a = v.array(x, path);
+    if (a.length !== 3 || a.some((n) => typeof n !== 'number' || !Number.isFinite(n))) v.fail(path, `must be 3 finite numbers (R, G, B), got ${kind(x)}`);
+  };
+  const rows = v.array(p['factors'], 'preview.factors');
+  if (rows.length === 0) v.fail('preview.factors', 'must have one row per latent channel');
+  rows.forEach((row, i) => triple(row, `preview.factors[${i}]`));
+  triple(p['bias'], 'preview.bias');
 }
 
 function validateComponent(v: Validator, json: unknown, at: string): void {

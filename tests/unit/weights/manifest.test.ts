@@ -124,6 +124,25 @@ describe('parseManifest', () => {
     expect(failure([['tokenizers', 'clip_l', 'vocab'], '/etc/vocab.json']).path).toBe('tokenizers.clip_l.vocab');
   });
 
+  it('accepts the model defaults, preview factors and text-encoder record', () => {
+    const m = parseManifest(mutated(
+      [['defaults'], { width: 64, height: 64, steps: 20, guidanceScale: 4.5, shift: 3 }],
+      [['preview'], { factors: [[0.1, 0.2, 0.3], [0, 0, 1]], bias: [0, 0.5, 0] }],
+      [['textEncoders'], { t5: null, t5Rows: 77 }],
+    ), 'm.json');
+    expect(m.defaults?.steps).toBe(20);
+    expect(m.textEncoders?.t5).toBeNull();
+  });
+
+  it('rejects bad defaults, preview factors and text-encoder records by path', () => {
+    expect(failure([['defaults'], { width: 64.5 }]).path).toBe('defaults.width');
+    expect(failure([['defaults'], { guidanceScale: -1 }]).path).toBe('defaults.guidanceScale');
+    expect(failure([['preview'], { factors: [[1, 2]], bias: [0, 0, 0] }]).path).toBe('preview.factors[0]');
+    expect(failure([['preview'], { factors: [[1, 2, 3]] }]).path).toBe('preview.bias');
+    expect(failure([['textEncoders'], { t5: 't5' }]).path).toBe('textEncoders.t5');
+    expect(failure([['textEncoders'], { t5: null, t5Rows: 0 }]).path).toBe('textEncoders.t5Rows');
+  });
+
   it('validates partitioned tensors', () => {
     const parted = (rows: number[]): [readonly (string | number)[], unknown][] => [
       [T, { 'c.weight': { offset: 0, bytes: 32, shape: [2, 4], format: 'f32', parts: rows.map((r, i) => ({ rows: r, offset: i * 256, bytes: r * 16 })) } }],
