@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { DisposedError } from '../errors.js';
+import { DisposedError, InvalidArgumentError } from '../errors.js';
 import type { Dims3 } from '../kernels/contract.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 
@@ -66,7 +66,7 @@ export class CompiledGraph {
   encodeDispatch(pass: GPUComputePassEncoder, index: number): void {
     this.assertLive();
     const d = this.dispatches[index];
-    if (!d) throw new RangeError(`dispatch ${index} of ${this.dispatches.length}`);
+    if (!d) throw new InvalidArgumentError('dispatch index', `an integer in [0, ${this.dispatches.length - 1}]`, index);
     pass.setPipeline(d.pipeline);
     pass.setBindGroup(0, d.bindGroup);
     pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
@@ -100,6 +100,6 @@ export class CompiledGraph {
 
 function lookup(map: ReadonlyMap<string, GpuTensor>, name: string, what: string): GpuTensor {
   const t = map.get(name);
-  if (!t) throw new RangeError(`No graph ${what} named "${name}" (have: ${[...map.keys()].join(', ')})`);
+  if (!t) throw new InvalidArgumentError(`graph ${what} name`, `one of ${[...map.keys()].map((k) => JSON.stringify(k)).join(', ') || '(none)'}`, name);
   return t;
 }

@@ -201,11 +201,12 @@ function readNormalizer(node: Json | undefined, file: string, steps: NormalizerS
       }
       const regex = pattern['Regex'];
       const literal = pattern['String'];
+      if (typeof regex !== 'string' && typeof literal !== 'string') {
+        throw new FileFormatError(file, 'Replace pattern is neither a "Regex" nor a "String"');
+      }
       let re: RegExp;
       try {
-        if (typeof regex === 'string') re = new RegExp(regex, 'gu');
-        else if (typeof literal === 'string') re = new RegExp(literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
-        else throw new Error('pattern is neither Regex nor String');
+        re = typeof regex === 'string' ? new RegExp(regex, 'gu') : new RegExp(String(literal).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
       } catch (e) {
         throw new FileFormatError(file, `Replace pattern unsupported (${e instanceof Error ? e.message : String(e)})`);
       }

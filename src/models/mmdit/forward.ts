@@ -1,3 +1,4 @@
+import { CheckpointError } from '../../errors.js';
 import type { GraphBuilder, Value } from '../../graph/builder.js';
 import { attention, type SeqOperand } from '../../kernels/attention.js';
 import { copyRows, stepRows } from '../../kernels/copy-rows.js';
@@ -45,7 +46,7 @@ export const MMDIT_IO = {
 export function mmditForward(b: GraphBuilder, w: WeightMap, c: MmditConfig, s: MmditShape, pos: GpuTensor): Value {
   const W = (name: string): GpuTensor => {
     const t = w.get(name);
-    if (!t) throw new RangeError(`MM-DiT weight ${name} was not uploaded`);
+    if (!t) throw new CheckpointError(name, 'missing from the uploaded MM-DiT weights');
     return t;
   };
   const lin = (x: Value, name: string, o: Parameters<typeof linear>[3] = {}) =>
