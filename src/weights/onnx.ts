@@ -113,7 +113,8 @@ async function scanTensor(reader: WindowReader, start: number, end: number): Pro
     else if (f.field === T_DATA_LOCATION && f.wire === WIRE_VARINT) t.location = f.value;
     else if (f.field === T_SEGMENT) t.segmented = true;
     else if (f.field === T_EXTERNAL_DATA && f.wire === WIRE_LEN) {
-      const entry = onnx.StringStringEntryProto.decode(await reader.bytes(f.start, f.end));
+      const bytes = await reader.bytes(f.start, f.end);
+      const entry = decodeProto(file, `external_data entry at byte ${f.start}`, () => onnx.StringStringEntryProto.decode(bytes));
       t.external.set(entry.key, entry.value);
     }
   });
@@ -168,26 +169,37 @@ async function readTensor(
     }
     return bytes;
   }
-  const proto = onnx.TensorProto.decode(await src.read(storage.start, storage.end - storage.start, signal));
+  const bytes = await src.read(storage.start, storage.end - storage.start, signal);
+  const proto = decodeProto(src.name, `initialiser "${name}"`, () => onnx.TensorProto.decode(bytes));
   return typedBytes(src.name, info, proto);
+}
+
+/** onnx-proto throws plain Errors (or RangeErrors) on malformed bytes; they become FileFormatErrors. */
+function decodeProto<T>(file: string, what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (cause) {
+    throw new FileFormatError(file, `${what} is not a valid protobuf message (${(cause as Error).message}): truncated or corrupt`);
+  }
 }
 
 /** Little-endian element bytes from the typed repeated fields of a TensorProto. */
 function typedBytes(file: string, info: OnnxTensorInfo, proto: InstanceType<typeof onnx.TensorProto>): Uint8Array {
   const count = info.byteLength / (info.dtype === 'F32' ? 4 : 2);
-  const out = new Uint8Array(info.byteLength);
-  const view = new DataView(out.buffer);
+  // Counts are checked before the output is allocated: dims are untrusted and may claim terabytes.
   if (info.dtype === 'F32') {
     if (proto.floatData.length !== count) throw countError(file, info, 'float_data', proto.floatData.length, count);
+    const out = new Uint8Array(info.byteLength);
+    const view = new DataView(out.buffer);
     proto.floatData.forEach((v, i) => view.setFloat32(i * 4, v, true));
     return out;
   }
   // FLOAT16 and BFLOAT16 keep one 16-bit pattern per int32_data entry (onnx.proto's rule).
-  if (proto.int32Data.length === count) {
-    proto.int32Data.forEach((v, i) => view.setUint16(i * 2, v & 0xffff, true));
-    return out;
-  }
-  throw countError(file, info, 'int32_data', proto.int32Data.length, count);
+  if (proto.int32Data.length !== count) throw countError(file, info, 'int32_data', proto.int32Data.length, count);
+  const out = new Uint8Array(info.byteLength);
+  const view = new DataView(out.buffer);
+  proto.int32Data.forEach((v, i) => view.setUint16(i * 2, v & 0xffff, true));
+  return out;
 }
 
 function countError(file: string, info: OnnxTensorInfo, field: string, got: number, want: number): FileFormatError {
