@@ -43,9 +43,15 @@ export class LimitExceededError extends MmditError {
   }
 }
 
+/** The device could not allocate a buffer (an out-of-memory error scope caught it). */
 export class GpuOutOfMemoryError extends MmditError {
-  constructor(readonly label: string, readonly bytes: number) {
-    super('GPU_OUT_OF_MEMORY', `Out of GPU memory allocating ${bytes} bytes for "${label}".`);
+  constructor(readonly label: string, readonly bytes: number, options?: { cause?: unknown }) {
+    super(
+      'GPU_OUT_OF_MEMORY',
+      `Out of GPU memory allocating ${bytes} bytes for "${label}". Dispose unused graphs or components, ` +
+        `use a smaller image or batch, or f16/quantised weights.`,
+      options,
+    );
   }
 }
 
@@ -118,4 +124,166 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value);
   if (Array.isArray(value)) return `[${value.slice(0, 8).join(', ')}${value.length > 8 ? ', ...' : ''}]`;
   return String(value);
+}
+
+/** A value that survives JSON and structured clone unchanged (non-finite numbers: structured clone only). */
+export type PlainValue = null | boolean | number | string | readonly PlainValue[] | { readonly [key: string]: PlainValue };
+
+/**
+ * An error as a plain object, for crossing a worker boundary or a log file. `code` and `fields`
+ * (the error's own properties, e.g. `limit`, `required`, `available`) are present for engine
+ * errors; `dom` marks a DOMException (AbortError, TimeoutError, ...). A cause that is itself an
+ * error is serialised the same way; any other cause is kept when it is a plain value.
+ */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly fields?: { readonly [key: string]: PlainValue };
+  readonly dom?: true;
+  readonly stack?: string;
+  readonly cause?: { readonly error: SerializedError } | { readonly value: PlainValue };
+}
+
+type MmditErrorClass = abstract new (...args: never[]) => MmditError;
+
+/**
+ * Every engine error class by its code. A new subclass must be added here: the error tests fail
+ * for an exported subclass without an entry, and `deserializeError` would otherwise return a
+ * plain MmditError for it.
+ */
+const ERROR_CLASSES: Readonly<Record<string, MmditErrorClass>> = {
+  WEBGPU_UNAVAILABLE: WebGPUUnavailableError,
+  DEVICE_LOST: DeviceLostError,
+  LIMIT_EXCEEDED: LimitExceededError,
+  GPU_OUT_OF_MEMORY: GpuOutOfMemoryError,
+  SHADER_COMPILATION: ShaderCompilationError,
+  CHECKPOINT: CheckpointError,
+  FILE_FORMAT: FileFormatError,
+  MANIFEST: ManifestError,
+  SHARD_INTEGRITY: ShardIntegrityError,
+  INVALID_ARGUMENT: InvalidArgumentError,
+  DISPOSED: DisposedError,
+};
+
+/** The class `deserializeError` rebuilds for a code (MmditError itself for an unknown code). */
+export function errorClassOf(code: string): MmditErrorClass {
+  return Object.hasOwn(ERROR_CLASSES, code) ? (ERROR_CLASSES[code] as MmditErrorClass) : MmditError;
+}
+
+/** Properties every Error has; the rest of an engine error's own properties are its fields. */
+const STANDARD_KEYS = new Set(['name', 'message', 'code', 'stack', 'cause']);
+
+const BUILTIN_ERRORS: Readonly<Record<string, new (message?: string) => Error>> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+/** `value` as a plain value: typed arrays become arrays, other objects their own enumerable fields. */
+function toPlain(value: unknown, depth = 0): PlainValue | undefined {
+  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') return value;
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
+  if (typeof value === 'bigint') return value.toString();
+  if (depth > 8) return String(value);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+  if (Array.isArray(value)) return value.map((v) => toPlain(v, depth + 1) ?? null);
+  if (typeof value === 'object') {
+    const out: Record<string, PlainValue> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const p = toPlain(v, depth + 1);
+      if (p !== undefined) out[k] = p;
+    }
+    return out;
+  }
+  return String(value);
+}
+
+/** Any thrown value as a plain object (`deserializeError` turns it back into an error). */
+export function serializeError(error: unknown): SerializedError {
+  if (!(error instanceof Error) && !isDomException(error)) {
+    return { name: 'Error', message: typeof error === 'string' ? error : describeThrown(error) };
+  }
+  const e = error as Error;
+  const out: {
+    name: string;
+    message: string;
+    code?: string;
+    fields?: Record<string, PlainValue>;
+    dom?: true;
+    stack?: string;
+    cause?: { error: SerializedError } | { value: PlainValue };
+  } = { name: e.name, message: e.message };
+  if (error instanceof MmditError) {
+    out.code = error.code;
+    const fields: Record<string, PlainValue> = {};
+    for (const key of Object.keys(error)) {
+      if (STANDARD_KEYS.has(key)) continue;
+      const p = toPlain((error as unknown as Record<string, unknown>)[key]);
+      if (p !== undefined) fields[key] = p;
+    }
+    out.fields = fields;
+  }
+  if (isDomException(error)) out.dom = true;
+  if (typeof e.stack === 'string') out.stack = e.stack;
+  if ('cause' in e && e.cause !== undefined) {
+    if (e.cause instanceof Error || isDomException(e.cause)) out.cause = { error: serializeError(e.cause) };
+    else {
+      const value = toPlain(e.cause);
+      if (value !== undefined) out.cause = { value };
+    }
+  }
+  return out;
+}
+
+/**
+ * The error a `serializeError` result describes: the same engine class with the same code,
+ * message and fields; a DOMException (an AbortError stays an AbortError) or a built-in error of
+ * the same name; otherwise an Error carrying the name.
+ */
+export function deserializeError(serialized: SerializedError): Error {
+  let error: Error;
+  if (serialized.code !== undefined) {
+    // Built without its constructor: the message and fields are the original's, whatever
+    // arguments the constructor would have needed to produce them.
+    const rebuilt = Object.create(errorClassOf(serialized.code).prototype) as Record<string, unknown>;
+    define(rebuilt, 'message', serialized.message);
+    rebuilt.name = serialized.name;
+    rebuilt.code = serialized.code;
+    for (const [key, value] of Object.entries(serialized.fields ?? {})) rebuilt[key] = value;
+    error = rebuilt as unknown as Error;
+  } else if (serialized.dom || serialized.name === 'AbortError') {
+    error = new DOMException(serialized.message, serialized.name) as unknown as Error;
+  } else {
+    const Builtin = Object.hasOwn(BUILTIN_ERRORS, serialized.name) ? BUILTIN_ERRORS[serialized.name] : undefined;
+    error = Builtin ? new Builtin(serialized.message) : new Error(serialized.message);
+    if (!Builtin) error.name = serialized.name;
+  }
+  if (serialized.stack !== undefined) define(error, 'stack', serialized.stack);
+  if (serialized.cause) {
+    define(error, 'cause', 'error' in serialized.cause ? deserializeError(serialized.cause.error) : serialized.cause.value);
+  }
+  return error;
+}
+
+function define(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: false });
+}
+
+function isDomException(value: unknown): value is DOMException {
+  return typeof DOMException !== 'undefined' && value instanceof DOMException;
+}
+
+function describeThrown(value: unknown): string {
+  try {
+    return typeof value === 'object' && value !== null ? JSON.stringify(toPlain(value)) : String(value);
+  } catch {
+    return String(value);
+  }
 }

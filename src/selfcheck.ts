@@ -4,7 +4,7 @@ import { compileGraph } from './graph/compile.js';
 import { attention, seq } from './kernels/attention.js';
 import { layerNormModulate } from './kernels/layer-norm.js';
 import { linear } from './kernels/matmul.js';
-import type { PipelineCache } from './kernels/pipeline-cache.js';
+import type { PipelineCache } from './shader/pipeline-cache.js';
 import { readTensor } from './tensor/read.js';
 import type { GpuTensor } from './tensor/tensor.js';
 

@@ -27,6 +27,9 @@ export class GpuContext {
   readonly adapterInfo: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
   readonly memory = new MemoryTracker();
   private lostError: DeviceLostError | null = null;
+  /** The first allocation the device refused for memory, not yet reported to a caller. */
+  private outOfMemory: GpuOutOfMemoryError | null = null;
+  private readonly allocationChecks = new Set<Promise<void>>();
   private disposed = false;
   private readonly ownsDevice: boolean;
   private readonly zero: GPUBuffer;
@@ -99,10 +102,33 @@ export class GpuContext {
     return new GpuContext(device, adapter, true, options.limits);
   }
 
-  /** Throws the device-lost error, or DisposedError, when the context can no longer be used. */
+  /**
+   * Throws the device-lost error, or DisposedError, when the context can no longer be used; and,
+   * once, the GpuOutOfMemoryError of an allocation that failed since the last report (its buffer
+   * is invalid, so work using it must not be queued).
+   */
   assertUsable(): void {
     if (this.disposed) throw new DisposedError('GpuContext');
     if (this.lostError) throw this.lostError;
+    this.throwOutOfMemory();
+  }
+
+  /**
+   * Waits for the out-of-memory checks of the buffers created so far and throws
+   * GpuOutOfMemoryError (naming the buffer and its size) when one of them could not be allocated.
+   * WebGPU reports allocation failures asynchronously; callers that allocate in bulk (graph
+   * compilation, weight upload) await this before handing their buffers out.
+   */
+  async checkAllocations(): Promise<void> {
+    while (this.allocationChecks.size > 0) await Promise.all([...this.allocationChecks]);
+    this.throwOutOfMemory();
+  }
+
+  private throwOutOfMemory(): void {
+    const error = this.outOfMemory;
+    if (!error) return;
+    this.outOfMemory = null;
+    throw error;
   }
 
   get lost(): DeviceLostError | null {
@@ -121,9 +147,14 @@ export class GpuContext {
     if (big) this.device.pushErrorScope('out-of-memory');
     const buffer = this.device.createBuffer({ label, size: bytes, usage });
     if (big) {
-      void this.device.popErrorScope().then((error) => {
-        if (error) this.lostError ??= new DeviceLostError('out-of-memory', new GpuOutOfMemoryError(label, bytes).message);
-      });
+      const check = this.device.popErrorScope().then(
+        (error) => {
+          if (error) this.outOfMemory ??= new GpuOutOfMemoryError(label, bytes, { cause: error.message });
+        },
+        () => undefined, // the device is lost: `lost` reports that
+      );
+      this.allocationChecks.add(check);
+      void check.finally(() => this.allocationChecks.delete(check));
     }
     this.memory.allocate(buffer, bytes);
     return buffer;

@@ -1,6 +1,6 @@
 import type { DeviceCaps } from '../gpu/features.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { KernelSpec, Precision } from '../kernels/contract.js';
+import type { KernelSpec, Precision } from '../shader/contract.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 
 /**

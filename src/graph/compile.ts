@@ -1,8 +1,8 @@
 import type { GpuContext } from '../gpu/device.js';
 import { checkLimit } from '../gpu/limits.js';
-import type { Precision } from '../kernels/contract.js';
-import type { PipelineCache } from '../kernels/pipeline-cache.js';
-import { packUniforms } from '../kernels/uniforms.js';
+import type { Precision } from '../shader/contract.js';
+import type { PipelineCache } from '../shader/pipeline-cache.js';
+import { packUniforms } from '../shader/uniforms.js';
 import { type GpuTensor, storageBytes } from '../tensor/tensor.js';
 import { type GraphBuilder, isValue, type Operand, type Value, valueBytes } from './builder.js';
 import { CompiledGraph, type Dispatch } from './compiled-graph.js';
@@ -82,6 +82,12 @@ export async function compileGraph(ctx: GpuContext, cache: PipelineCache, graph:
     return { label: op.label, pipeline: kernel.pipeline, bindGroup, workgroups: plan.workgroups };
   });
   ctx.write(uniformBuffer, 0, uniformData);
+  try {
+    await ctx.checkAllocations();
+  } catch (error) {
+    for (const buffer of owned) ctx.destroyBuffer(buffer);
+    throw error;
+  }
 
   const named = (map: ReadonlyMap<string, Value>) =>
     new Map([...map].map(([name, value]) => [name, tensorOfValue(value, bufferOf.get(value.id)!, precision)]));

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/device.js';
 import { DisposedError, InvalidArgumentError } from '../errors.js';
-import type { Dims3 } from '../kernels/contract.js';
+import type { Dims3 } from '../shader/contract.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 
 export interface Dispatch {

@@ -1,4 +1,4 @@
-import type { Precision } from '../kernels/contract.js';
+import type { Precision } from '../shader/contract.js';
 import { type GraphBuilder, isValue, type Value, valueBytes } from './builder.js';
 
 export interface SlotPlan {

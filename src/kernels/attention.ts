@@ -3,8 +3,8 @@ import attentionRowsWgsl from '../../shaders/attention_rows.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
-import type { KernelSpec } from './contract.js';
-import { wgsl } from './sources.js';
+import type { KernelSpec } from '../shader/contract.js';
+import { wgsl } from '../shader/sources.js';
 
 /**
  * Where a sequence operand's elements live: (batch i, token t, head h, dim d) is at

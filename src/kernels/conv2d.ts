@@ -2,9 +2,9 @@ import conv2dWgsl from '../../shaders/conv2d.wgsl?raw';
 import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
-import type { KernelSpec } from './contract.js';
+import type { KernelSpec } from '../shader/contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
-import { LIB, wgsl } from './sources.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 /**
  * `same`: stride 1, zero padding (k−1)/2. `upsample`: nearest 2× then `same` (SD3 Upsample).

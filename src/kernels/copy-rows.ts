@@ -2,9 +2,9 @@ import copyRowsWgsl from '../../shaders/copy_rows.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import { elementCount } from '../tensor/tensor.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
 import { denseLayout, type RowLayout } from './matmul.js';
-import { LIB, wgsl } from './sources.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 export interface CopyRowsArgs {
   readonly rows: number;

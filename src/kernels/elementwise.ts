@@ -2,8 +2,8 @@ import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { elementCount } from '../tensor/tensor.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
-import { LIB, wgsl } from './sources.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 export type UnaryOp = 'copy' | 'silu' | 'gelu_tanh' | 'quick_gelu' | 'gelu_erf' | 'affine';
 export type BinaryOp = 'add' | 'mul';

@@ -2,8 +2,8 @@ import embedWgsl from '../../shaders/embed.wgsl?raw';
 import { CheckpointError, InvalidArgumentError, LimitExceededError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { BINDING_ALIGNMENT, FORMAT_CODE, type GpuTensor, type StorageFormat, storageBytes } from '../tensor/tensor.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
-import { LIB, wgsl } from './sources.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 export interface EmbedArgs {
   readonly rows: number;

@@ -2,8 +2,8 @@ import eulerCfgWgsl from '../../shaders/euler_cfg.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand } from '../graph/builder.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
-import { LIB, wgsl } from './sources.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 export interface EulerCfgArgs {
   readonly n: number;

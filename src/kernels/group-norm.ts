@@ -4,9 +4,9 @@ import statsWgsl from '../../shaders/group_norm_stats.wgsl?raw';
 import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
-import { LIB, wgsl } from './sources.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 const WG = 64;
 /** Elements of one group reduced by one statistics workgroup. */

@@ -2,8 +2,8 @@ import layerNormWgsl from '../../shaders/layer_norm.wgsl?raw';
 import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
-import { LIB, wgsl } from './sources.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 interface LayerNormArgs {
   readonly rows: number;

@@ -3,8 +3,8 @@ import matmulVec4Wgsl from '../../shaders/matmul_vec4.wgsl?raw';
 import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
-import type { KernelSpec } from './contract.js';
-import { LIB, wgsl } from './sources.js';
+import type { KernelSpec } from '../shader/contract.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 export type MatmulEpilogue = 'none' | 'gelu_tanh' | 'gated_residual' | 'silu';
 const EPILOGUE_CODE: Readonly<Record<MatmulEpilogue, number>> = { none: 0, gelu_tanh: 1, gated_residual: 2, silu: 3 };

@@ -2,8 +2,8 @@ import patchEmbedWgsl from '../../shaders/patch_embed.wgsl?raw';
 import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
-import { LIB, wgsl } from './sources.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 export interface PatchEmbedArgs {
   readonly batch: number;

@@ -2,8 +2,8 @@ import t5BiasWgsl from '../../shaders/t5_bias.wgsl?raw';
 import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor } from '../tensor/tensor.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
-import { LIB, wgsl } from './sources.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 export interface T5BiasArgs {
   readonly heads: number;

@@ -1,8 +1,8 @@
 import unpatchifyWgsl from '../../shaders/unpatchify.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
-import { LIB, wgsl } from './sources.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 export interface UnpatchifyArgs {
   readonly batch: number;

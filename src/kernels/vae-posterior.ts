@@ -1,9 +1,9 @@
 import posteriorWgsl from '../../shaders/vae_posterior.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
-import { foldedGrid, type KernelSpec } from './contract.js';
+import { foldedGrid, type KernelSpec } from '../shader/contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
-import { LIB, wgsl } from './sources.js';
+import { LIB, wgsl } from '../shader/sources.js';
 
 const WG = 64;
 

@@ -5,7 +5,7 @@ import { compileGraph } from '../graph/compile.js';
 import type { CompiledGraph } from '../graph/compiled-graph.js';
 import { copyRows } from '../kernels/copy-rows.js';
 import { denseLayout } from '../kernels/matmul.js';
-import type { PipelineCache } from '../kernels/pipeline-cache.js';
+import type { PipelineCache } from '../shader/pipeline-cache.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import type { ClipEncoding, ClipTextEncoder } from './clip/index.js';
 import type { T5Encoding, T5TextEncoder } from './t5/index.js';

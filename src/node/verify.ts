@@ -2,8 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GpuContext } from '../gpu/device.js';
 import { FileFormatError, InvalidArgumentError, MmditError } from '../errors.js';
-import type { Precision } from '../kernels/contract.js';
-import { PipelineCache } from '../kernels/pipeline-cache.js';
+import type { Precision } from '../shader/contract.js';
+import { PipelineCache } from '../shader/pipeline-cache.js';
 import { createNodeGpu } from './dawn.js';
 
 /**

@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GpuContext } from '../../src/gpu/device.js';
 import type { EngineLimits } from '../../src/gpu/limits.js';
-import { PipelineCache } from '../../src/kernels/pipeline-cache.js';
+import { PipelineCache } from '../../src/shader/pipeline-cache.js';
 import { createNodeGpu, type NodeGpu } from '../../src/node/dawn.js';
 
 export interface TestGpu {

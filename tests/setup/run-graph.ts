@@ -1,7 +1,7 @@
 import type { DeviceCaps } from '../../src/gpu/features.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { compileGraph } from '../../src/graph/compile.js';
-import type { Precision } from '../../src/kernels/contract.js';
+import type { Precision } from '../../src/shader/contract.js';
 import type { GpuTensor, StorageFormat } from '../../src/tensor/tensor.js';
 import { alignUp } from '../../src/tensor/tensor.js';
 import { toHalf } from '../../src/tensor/half.js';

@@ -14,7 +14,7 @@ import { compileGraph } from '../../src/graph/compile.js';
 import type { CompiledGraph } from '../../src/graph/compiled-graph.js';
 import { attention, seq } from '../../src/kernels/attention.js';
 import { linear } from '../../src/kernels/matmul.js';
-import { PipelineCache } from '../../src/kernels/pipeline-cache.js';
+import { PipelineCache } from '../../src/shader/pipeline-cache.js';
 import { loadDenoiser } from '../../src/models/mmdit/index.js';
 import { createNodeGpu } from '../../src/node/dawn.js';
 import { openWeights } from '../../src/node/verify-mmdit.js';

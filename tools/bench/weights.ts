@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { GpuContext } from '../../src/gpu/device.js';
-import { PipelineCache } from '../../src/kernels/pipeline-cache.js';
+import { PipelineCache } from '../../src/shader/pipeline-cache.js';
 import { type ClipConfig, expectedClipTensors } from '../../src/models/clip/index.js';
 import { expectedTensors, type MmditConfig } from '../../src/models/mmdit/config.js';
 import { expectedT5Tensors, type T5Config } from '../../src/models/t5/index.js';

@@ -3,8 +3,8 @@ import { CheckpointError, DisposedError, InvalidArgumentError } from '../../erro
 import { GraphBuilder } from '../../graph/builder.js';
 import type { CompiledGraph } from '../../graph/compiled-graph.js';
 import { compileGraph } from '../../graph/compile.js';
-import type { Precision } from '../../kernels/contract.js';
-import type { PipelineCache } from '../../kernels/pipeline-cache.js';
+import type { Precision } from '../../shader/contract.js';
+import type { PipelineCache } from '../../shader/pipeline-cache.js';
 import { TIMESTEP_SCALE, timestepFeatures } from '../../sampling/schedule.js';
 import { elementCount, type GpuTensor, storageBytes } from '../../tensor/tensor.js';
 import { encodeF16 } from '../../weights/decode.js';

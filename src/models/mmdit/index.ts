@@ -1,7 +1,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { CheckpointError, DisposedError, InvalidArgumentError } from '../../errors.js';
-import type { Precision } from '../../kernels/contract.js';
-import { PipelineCache } from '../../kernels/pipeline-cache.js';
+import type { Precision } from '../../shader/contract.js';
+import { PipelineCache } from '../../shader/pipeline-cache.js';
 import type { GpuTensor } from '../../tensor/tensor.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
 import { releaseWeights, uploadWeights } from '../upload.js';

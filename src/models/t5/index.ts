@@ -3,7 +3,7 @@ import { DisposedError, InvalidArgumentError } from '../../errors.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import { compileGraph } from '../../graph/compile.js';
 import type { CompiledGraph } from '../../graph/compiled-graph.js';
-import type { PipelineCache } from '../../kernels/pipeline-cache.js';
+import type { PipelineCache } from '../../shader/pipeline-cache.js';
 import { elementCount, type GpuTensor } from '../../tensor/tensor.js';
 import type { TensorSource } from '../../weights/tensor-source.js';
 import type { EmbeddingTable } from '../../kernels/embed.js';

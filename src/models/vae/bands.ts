@@ -1,6 +1,6 @@
 import { LimitExceededError } from '../../errors.js';
 import type { GraphBuilder, Value } from '../../graph/builder.js';
-import type { Precision } from '../../kernels/contract.js';
+import type { Precision } from '../../shader/contract.js';
 import { conv2d, type ConvMode } from '../../kernels/conv2d.js';
 import { copyRows } from '../../kernels/copy-rows.js';
 import { groupNormApply, groupNormStatistics, type MapRows } from '../../kernels/group-norm.js';

@@ -4,7 +4,7 @@ import { GraphBuilder } from '../../graph/builder.js';
 import type { CompiledGraph } from '../../graph/compiled-graph.js';
 import { compileGraph } from '../../graph/compile.js';
 import { latentPreview, previewFactorTable } from '../../kernels/latent-preview.js';
-import type { PipelineCache } from '../../kernels/pipeline-cache.js';
+import type { PipelineCache } from '../../shader/pipeline-cache.js';
 import { elementCount, type GpuTensor } from '../../tensor/tensor.js';
 import type { RgbaImage } from './graphs.js';
 

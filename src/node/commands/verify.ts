@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '../../errors.js';
-import type { Precision } from '../../kernels/contract.js';
+import type { Precision } from '../../shader/contract.js';
 import { type CaseRunner, registerCaseRunner, registeredKinds, runVectorSet, vectorDir } from '../verify.js';
 
 export const VERIFY_USAGE = `usage: verify <vectors dir> [--json <report.json>] [--precision f32|f16]

@@ -4,8 +4,8 @@ import { DeviceLostError, DisposedError, InvalidArgumentError, LimitExceededErro
 import { GraphBuilder } from '../../../src/graph/builder.js';
 import { compileGraph } from '../../../src/graph/compile.js';
 import { unary } from '../../../src/kernels/elementwise.js';
-import { PipelineCache } from '../../../src/kernels/pipeline-cache.js';
-import { Profiler } from '../../../src/gpu/profiler.js';
+import { PipelineCache } from '../../../src/shader/pipeline-cache.js';
+import { Profiler } from '../../../src/runtime/profiler.js';
 import { BufferPool } from '../../../src/gpu/buffer-pool.js';
 import { createNodeGpu } from '../../../src/node/dawn.js';
 import { cappedTestGpu, recordGpuRun, testGpu } from '../../setup/gpu.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pipelineKey, type KernelSpec } from '../../../src/kernels/contract.js';
+import { pipelineKey, type KernelSpec } from '../../../src/shader/contract.js';
 import { linear } from '../../../src/kernels/matmul.js';
 import { expectClose } from '../../reference/compare.js';
 import { matmulRef } from '../../reference/ops.js';
@@ -49,7 +49,7 @@ describe('kernel contract', () => {
 
     it(`${spec.name}: its f32 shader module compiles without errors on Dawn`, async () => {
       const { ctx } = await testGpu();
-      const { PRELUDE } = await import('../../../src/kernels/sources.js');
+      const { PRELUDE } = await import('../../../src/shader/sources.js');
       const code = [PRELUDE.f32, ...spec.sources].map((s) => s.code).join('\n');
       const info = await ctx.device.createShaderModule({ code }).getCompilationInfo();
       expect(info.messages.filter((m) => m.type === 'error').map((m) => m.message)).toEqual([]);

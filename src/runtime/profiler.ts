@@ -1,5 +1,5 @@
 import type { CompiledGraph } from '../graph/compiled-graph.js';
-import type { GpuContext } from './device.js';
+import type { GpuContext } from '../gpu/device.js';
 
 export interface KernelTiming {
   /** The dispatch's label (kernel and weight or value names). */
