@@ -65,10 +65,11 @@ export function manifestSource(manifest: ModelManifest, component: ComponentName
       const p = pieces[0];
       return (await shardSource(p.shard, signal)).read(p.shardOffset, p.bytes, signal);
     }
+    // Pieces are read before the whole is allocated: the manifest's sizes are untrusted, and a
+    // shard shorter than claimed must fail as truncated, not as a failed terabyte allocation.
+    const read = await Promise.all(pieces.map(async (p) => (await shardSource(p.shard, signal)).read(p.shardOffset, p.bytes, signal)));
     const out = new Uint8Array(range.bytes);
-    await Promise.all(
-      pieces.map(async (p) => out.set(await (await shardSource(p.shard, signal)).read(p.shardOffset, p.bytes, signal), p.rangeOffset)),
-    );
+    pieces.forEach((p, i) => out.set(read[i] ?? new Uint8Array(0), p.rangeOffset));
     return out;
   };
   const readAll = async (ranges: readonly StreamRange[], signal?: AbortSignal): Promise<Uint8Array> => {
