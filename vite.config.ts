@@ -38,7 +38,7 @@ export default defineConfig(({ mode }) => {
       },
     },
     test: {
-      include: ['tests/unit/**/*.test.ts', 'tests/integration/**/*.test.ts'],
+      include: ['tests/unit/**/*.test.ts', 'tests/integration/**/*.test.ts', 'tests/tools/**/*.test.ts'],
       globalSetup: ['tests/setup/global.ts'],
       testTimeout: 300_000,
       hookTimeout: 300_000,
