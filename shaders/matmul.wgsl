@@ -10,7 +10,8 @@ override WG_Y: u32 = 16u;
 override TILE_K: u32 = 16u;
 override USE_SHARED: bool = true;
 override W_FORMAT: u32 = 0u;
-// 0: none, 1: GELU-tanh, 2: gate · y + residual, 3: SiLU.
+// 0: none, 1: GELU-tanh, 2: gate · y + residual (read at the output's row, so a row chunk
+// written into a larger value adds the matching residual rows), 3: SiLU.
 override EPILOGUE: u32 = 0u;
 override HAS_BIAS: bool = false;
 
@@ -184,7 +185,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         v = gelu_tanh(v);
       } else if (EPILOGUE == 2u) {
         let g = f32(gate[(row / params.gate_seg) * params.gate_stride + params.gate_col + col]);
-        v = f32(residual[row * params.res_stride + col]) + g * v;
+        v = f32(residual[out_row * params.res_stride + col]) + g * v;
       } else if (EPILOGUE == 3u) {
         v = silu(v);
       }

@@ -128,6 +128,10 @@ export interface LinearOptions {
   readonly into?: { readonly value: Value; readonly layout: RowLayout };
   /** gated_residual: out = residual + gate[b, gateCol + n] · (x·Wᵀ + b), b = floor(row / gateSeg). */
   readonly gate?: { readonly value: Value; readonly seg: number; readonly col: number };
+  /**
+   * Read at the output's physical row (`into`'s layout), `N` wide: a row chunk written into a
+   * larger value adds the residual rows of the same positions.
+   */
   readonly residual?: Value;
   readonly label?: string;
 }

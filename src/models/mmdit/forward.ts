@@ -11,6 +11,7 @@ import { unpatchify } from '../../kernels/unpatchify.js';
 import type { GpuTensor } from '../../tensor/tensor.js';
 import type { WeightMap } from '../upload.js';
 import type { MmditConfig } from './config.js';
+import { chunkLayout, tokenChunks } from './row-chunks.js';
 
 /** MODEL_SPEC §3: every LayerNorm and RMSNorm of the MM-DiT uses eps 1e-6. */
 const EPS = 1e-6;
@@ -110,7 +111,7 @@ export function mmditForward(b: GraphBuilder, w: WeightMap, c: MmditConfig, s: M
         gate: { value: cm, seg: L, col: 2 * H },
         residual: ctx,
       });
-      ctx = b.tap(`block${i}.context_out`, mlp(b, lin, ctx1, cm, `${pre}.context_block`, L, H));
+      ctx = b.tap(`block${i}.context_out`, mlp(b, lin, ctx1, cm, `${pre}.context_block`, L, H, c.mlpHidden));
     }
 
     let x1 = lin(o, `${pre}.x_block.attn.proj`, {
@@ -135,7 +136,7 @@ export function mmditForward(b: GraphBuilder, w: WeightMap, c: MmditConfig, s: M
       b.tap(`block${i}.attn2`, o2);
       x1 = lin(o2, `${pre}.x_block.attn2.proj`, { gate: { value: xm, seg: N, col: 8 * H }, residual: x1 });
     }
-    x = b.tap(`block${i}.x_out`, mlp(b, lin, x1, xm, `${pre}.x_block`, N, H));
+    x = b.tap(`block${i}.x_out`, mlp(b, lin, x1, xm, `${pre}.x_block`, N, H, c.mlpHidden));
   }
 
   const fm = b.tap('final_mod', lin(siluC, 'final_layer.adaLN_modulation.1'));
@@ -147,11 +148,48 @@ export function mmditForward(b: GraphBuilder, w: WeightMap, c: MmditConfig, s: M
 
 type Lin = (x: Value, name: string, o?: Parameters<typeof linear>[3]) => Value;
 
-/** `s + gate_mlp · fc2(GELU_tanh(fc1(mod(LN(s), shift_mlp, scale_mlp))))`. */
-function mlp(b: GraphBuilder, lin: Lin, s: Value, mod: Value, stream: string, tokens: number, H: number): Value {
+/** Bytes of one activation element of the graph being recorded. */
+function actBytes(b: GraphBuilder): number {
+  return b.precision === 'f16' ? 2 : 4;
+}
+
+/** Whether `[rows, cols]` activations fit one binding under the engine's cap. */
+function fitsBinding(b: GraphBuilder, rows: number, cols: number): boolean {
+  return rows * cols * actBytes(b) <= b.caps.maxStorageBufferBindingSize;
+}
+
+/**
+ * `s + gate_mlp · fc2(GELU_tanh(fc1(mod(LN(s), shift_mlp, scale_mlp))))`. When the hidden
+ * `[B·tokens, F]` would exceed the binding cap, fc1 → fc2 runs per token range: each chunk's
+ * hidden rows are a small temp, and fc2 writes its rows of the output (adding the same rows of
+ * the residual).
+ */
+function mlp(b: GraphBuilder, lin: Lin, s: Value, mod: Value, stream: string, tokens: number, H: number, F: number): Value {
   const a = layerNormModulate(b, s, { mod, shiftCol: 3 * H, scaleCol: 4 * H, tokensPerBatch: tokens, eps: EPS });
-  const h = lin(a, `${stream}.mlp.fc1`, { epilogue: 'gelu_tanh' });
-  return lin(h, `${stream}.mlp.fc2`, { gate: { value: mod, seg: tokens, col: 5 * H }, residual: s });
+  const B = s.shape[0] as number;
+  if (fitsBinding(b, B * tokens, F)) {
+    const h = lin(a, `${stream}.mlp.fc1`, { epilogue: 'gelu_tanh' });
+    return lin(h, `${stream}.mlp.fc2`, { gate: { value: mod, seg: tokens, col: 5 * H }, residual: s });
+  }
+  const out = b.temp(s.shape, `${stream}.mlp_out`);
+  for (const chunk of tokenChunks(tokens, B, F * actBytes(b), b.caps.maxStorageBufferBindingSize, `${stream}.mlp.fc1`)) {
+    const rows = B * chunk.rows;
+    const part = `[${chunk.start}:${chunk.start + chunk.rows}]`;
+    const h = lin(a, `${stream}.mlp.fc1`, {
+      epilogue: 'gelu_tanh',
+      rows,
+      xLayout: chunkLayout(chunk, tokens, H),
+      into: { value: b.temp([rows, F], `${stream}.mlp.fc1${part}`), layout: denseLayout(rows, F) },
+      label: `${stream}.mlp.fc1${part}`,
+    });
+    lin(h, `${stream}.mlp.fc2`, {
+      gate: { value: mod, seg: chunk.rows, col: 5 * H },
+      residual: s,
+      into: { value: out, layout: chunkLayout(chunk, tokens, H) },
+      label: `${stream}.mlp.fc2${part}`,
+    });
+  }
+  return out;
 }
 
 interface JointQkv {
@@ -185,6 +223,7 @@ function jointQkv(
       label: `${s.name}.qkv`,
       ...(target ? { rows: B * s.rows, into: target } : {}),
     });
+  if (!fitsBinding(b, B * rows, 3 * H)) return chunkedQkv(b, c, W, streams, B, rows);
   if (!c.qkNorm) {
     const joint = streams.length === 1 ? qkvOf(streams[0]!) : b.temp([B, rows, 3 * H], 'qkv');
     if (streams.length > 1) for (const s of streams) qkvOf(s, into(joint, s, 3 * H));
@@ -212,6 +251,45 @@ function jointQkv(
     });
   }
   return { q: at(qk, 2 * H, 0), k: at(qk, 2 * H, H), v: at(v, H, 0) };
+}
+
+/**
+ * jointQkv for sequences whose fused `[B·rows, 3H]` would exceed the binding cap: q, k and v get
+ * their own `[B, rows, H]` values, and each stream's qkv matmul (with its QK-norm) runs per token
+ * range into a chunk-sized temp whose columns are copied into the three.
+ */
+function chunkedQkv(
+  b: GraphBuilder,
+  c: MmditConfig,
+  W: (name: string) => GpuTensor,
+  streams: readonly { a: Value; name: string; rows: number; offset: number }[],
+  B: number,
+  rows: number,
+): JointQkv {
+  const H = c.hidden;
+  const [q, k, v] = ['q', 'k', 'v'].map((n) => b.temp([B, rows, H], n)) as [Value, Value, Value];
+  for (const s of streams) {
+    for (const chunk of tokenChunks(s.rows, B, 3 * H * actBytes(b), b.caps.maxStorageBufferBindingSize, `${s.name}.qkv`)) {
+      const m = B * chunk.rows;
+      const part = `[${chunk.start}:${chunk.start + chunk.rows}]`;
+      const qkv = linear(b, s.a, W(`${s.name}.qkv.weight`), {
+        bias: W(`${s.name}.qkv.bias`),
+        rows: m,
+        xLayout: chunkLayout(chunk, s.rows, H),
+        into: { value: b.temp([m, 3 * H], `${s.name}.qkv${part}`), layout: denseLayout(m, 3 * H) },
+        label: `${s.name}.qkv${part}`,
+      });
+      const qk = c.qkNorm
+        ? rmsNorm(b, qkv, { weight: W(`${s.name}.ln_qk.weight`), group: c.headDim, segment: H, cols: 2 * H, eps: EPS, label: `${s.name}.qk_norm${part}` })
+        : qkv;
+      const from = (value: Value, col: number) => ({ value, layout: { ...denseLayout(m, value.shape.at(-1) as number), col } });
+      for (const [name, src, dst] of [['q', from(qk, 0), q], ['k', from(qk, H), k], ['v', from(qkv, 2 * H), v]] as const) {
+        copyRows(b, { rows: m, cols: H, src, into: { value: dst, layout: chunkLayout(chunk, rows, H, s.offset) }, label: `${s.name}.${name}${part}→joint` });
+      }
+    }
+  }
+  const at = (value: Value): SeqOperand => ({ value, rowsPerBatch: rows, rowOffset: 0, rowStride: H, col: 0 });
+  return { q: at(q), k: at(k), v: at(v) };
 }
 
 /** Debug taps `block{i}.q/k/v{suffix}` `[B, rows, H]`: column copies, recorded only when taps are kept. */

@@ -95,6 +95,42 @@ describe('matmul', () => {
     expectClose(out.y!, ref, TOL, 'gated residual');
   });
 
+  for (const fallback of [true, false]) {
+    it(`gated residual rows written by token chunks into a larger value read the residual at the output's rows (${fallback ? 'CPU-emulation' : 'GPU'} variant)`, async () => {
+      const gpu = await testGpu();
+      const [batch, tokens, n, k] = [2, 7, 12, 16];
+      const m = batch * tokens;
+      const x = randomArray(m * k, 14);
+      const w = randomArray(n * k, 15);
+      const mod = randomArray(batch * 2 * n, 16);
+      const res = randomArray(m * n, 17);
+      const wt = f32Weight(gpu, 'w', [n, k], w);
+      const out = await runGraph(gpu, `matmul gated chunks ${fallback}`, (b) => {
+        const xs = b.input('x', [batch, tokens, k]);
+        const gate = b.input('mod', [batch, 2 * n]);
+        const residual = b.input('res', [batch, tokens, n]);
+        const y = b.temp([batch, tokens, n], 'y');
+        for (const [start, rows] of [[0, 4], [4, 3]] as const) {
+          linear(b, xs, wt, {
+            rows: batch * rows,
+            xLayout: { seg: rows, segRows: tokens, offset: start, col: 0, stride: k },
+            into: { value: y, layout: { seg: rows, segRows: tokens, offset: start, col: 0, stride: n } },
+            gate: { value: gate, seg: rows, col: n },
+            residual,
+          });
+        }
+        b.output('y', y);
+      }, { x, mod, res }, 'f32', { ...gpu.ctx.caps, isFallbackAdapter: fallback });
+      const y = matmulRef(Float64Array, x, w, m, n, k);
+      const ref = new Float64Array(m * n);
+      for (let r = 0; r < m; r++) {
+        const bi = Math.floor(r / tokens);
+        for (let c = 0; c < n; c++) ref[r * n + c] = (res[r * n + c] as number) + (mod[bi * 2 * n + n + c] as number) * (y[r * n + c] as number);
+      }
+      expectClose(out.y!, ref, TOL, 'chunked gated residual');
+    });
+  }
+
   it('f16 weights (with subnormals) are decoded exactly', async () => {
     const gpu = await testGpu();
     const [m, n, k] = [9, 10, 34];
