@@ -120,6 +120,13 @@ export class DisposedError extends MmditError {
   }
 }
 
+/** A generate call refused because another is running or queued (busyPolicy "reject"). */
+export class PipelineBusyError extends MmditError {
+  constructor(readonly pending: number) {
+    super('PIPELINE_BUSY', `The pipeline is busy (${pending} generation(s) running or queued) and its busyPolicy is "reject"; wait for them, or create it with busyPolicy "queue" or "abort-and-queue".`);
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value);
   if (Array.isArray(value)) return `[${value.slice(0, 8).join(', ')}${value.length > 8 ? ', ...' : ''}]`;
@@ -164,6 +171,7 @@ const ERROR_CLASSES: Readonly<Record<string, MmditErrorClass>> = {
   SHARD_INTEGRITY: ShardIntegrityError,
   INVALID_ARGUMENT: InvalidArgumentError,
   DISPOSED: DisposedError,
+  PIPELINE_BUSY: PipelineBusyError,
 };
 
 /** The class `deserializeError` rebuilds for a code (MmditError itself for an unknown code). */

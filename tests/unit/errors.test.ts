@@ -10,6 +10,7 @@ import {
   LimitExceededError,
   ManifestError,
   MmditError,
+  PipelineBusyError,
   ShaderCompilationError,
   ShardIntegrityError,
   WebGPUUnavailableError,
@@ -34,6 +35,7 @@ const CASES: ReadonlyMap<ErrorClass, () => MmditError> = new Map<ErrorClass, () 
   [ShardIntegrityError, () => new ShardIntegrityError('shard-00001.safetensors', 'ab'.repeat(32), 'cd'.repeat(32))],
   [InvalidArgumentError, () => new InvalidArgumentError('steps', 'an integer in [1, 1000]', new Float32Array([1.5, 2]))],
   [DisposedError, () => new DisposedError('Denoiser')],
+  [PipelineBusyError, () => new PipelineBusyError(2)],
 ]);
 
 const exported = (Object.values(errors) as unknown[]).filter(
