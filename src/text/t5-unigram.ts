@@ -55,7 +55,13 @@ function decodeBase64(b64: string, file: string): Uint8Array {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) {
     throw new FileFormatError(file, 'precompiled_charsmap is not valid base64');
   }
-  const binary = atob(clean);
+  let binary: string;
+  try {
+    binary = atob(clean);
+  } catch {
+    // The pattern above admits some strings atob refuses (padding in the wrong place).
+    throw new FileFormatError(file, 'precompiled_charsmap is not valid base64');
+  }
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
