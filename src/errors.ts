@@ -127,6 +127,72 @@ export class PipelineBusyError extends MmditError {
   }
 }
 
+/**
+ * A NaN or an infinity where the engine needs finite numbers: an input written from the CPU
+ * (checked before upload), or the latent after sampling (checked on the GPU before decoding).
+ * `index` is the first bad element's flat index (-1 when only a count is known, as from the GPU
+ * reduction), `step` the sampling step where known, `value` "NaN", "Infinity" or "-Infinity".
+ */
+export class NonFiniteError extends MmditError {
+  constructor(
+    readonly phase: string,
+    readonly tensor: string,
+    readonly index: number,
+    readonly value: string,
+    readonly step: number | null = null,
+    readonly count: number | null = null,
+  ) {
+    super(
+      'NON_FINITE',
+      `${tensor} holds a non-finite value (${value}) ${index >= 0 ? `at index ${index}` : `in ${count ?? 'some'} element(s)`} ` +
+        `(${phase}${step !== null ? `, step ${step}` : ''}); every value must be a finite number.` +
+        (phase === 'input' ? ' Check the data written into it.' : ' The weights or the inputs produce NaN/Inf; check them, or try f32 precision.'),
+    );
+  }
+}
+
+/** What a user-given path failed to be. */
+export type FileProblem = 'missing' | 'not a file' | 'not a directory' | 'not writable' | 'not readable' | `outside ${string}`;
+
+/**
+ * A path given by the user (or named inside an index or manifest) that cannot be used as asked:
+ * missing, of the wrong type, not writable, or resolving outside the folder it must stay in.
+ * `expected` is that problem; `detail` the system's code (ENOENT, EACCES...) where there is one.
+ */
+export class FileAccessError extends MmditError {
+  constructor(readonly path: string, readonly expected: FileProblem, readonly detail: string | null = null) {
+    super('FILE_ACCESS', `${path}: ${fileProblemText(expected)}${detail ? ` (${detail})` : ''}.`);
+  }
+}
+
+function fileProblemText(problem: FileProblem): string {
+  switch (problem) {
+    case 'missing':
+      return 'no such file or folder';
+    case 'not a file':
+      return 'is not a file';
+    case 'not a directory':
+      return 'is not a folder (or sits under a file)';
+    case 'not writable':
+      return 'cannot be written';
+    case 'not readable':
+      return 'cannot be read';
+    default:
+      return `resolves ${problem}, which it must stay inside`;
+  }
+}
+
+/** `verify --weights` that fit none of the cases run: nothing would be verified with them. */
+export class WeightsMismatchError extends MmditError {
+  constructor(readonly weights: string, readonly weightsConfig: string, readonly caseConfigs: readonly string[]) {
+    super(
+      'WEIGHTS_MISMATCH',
+      `--weights ${weights} fit none of the cases run: the weights are ${weightsConfig}; the cases' configurations are ` +
+        `${caseConfigs.join('; ') || 'none'}. Pick vectors of the same architecture, or use --only.`,
+    );
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value);
   if (Array.isArray(value)) return `[${value.slice(0, 8).join(', ')}${value.length > 8 ? ', ...' : ''}]`;
@@ -172,6 +238,9 @@ const ERROR_CLASSES: Readonly<Record<string, MmditErrorClass>> = {
   INVALID_ARGUMENT: InvalidArgumentError,
   DISPOSED: DisposedError,
   PIPELINE_BUSY: PipelineBusyError,
+  NON_FINITE: NonFiniteError,
+  FILE_ACCESS: FileAccessError,
+  WEIGHTS_MISMATCH: WeightsMismatchError,
 };
 
 /** The class `deserializeError` rebuilds for a code (MmditError itself for an unknown code). */

@@ -10,8 +10,11 @@ import {
   LimitExceededError,
   ManifestError,
   MmditError,
+  FileAccessError,
+  NonFiniteError,
   PipelineBusyError,
   ShaderCompilationError,
+  WeightsMismatchError,
   ShardIntegrityError,
   WebGPUUnavailableError,
   deserializeError,
@@ -36,6 +39,9 @@ const CASES: ReadonlyMap<ErrorClass, () => MmditError> = new Map<ErrorClass, () 
   [InvalidArgumentError, () => new InvalidArgumentError('steps', 'an integer in [1, 1000]', new Float32Array([1.5, 2]))],
   [DisposedError, () => new DisposedError('Denoiser')],
   [PipelineBusyError, () => new PipelineBusyError(2)],
+  [NonFiniteError, () => new NonFiniteError('input', 'noise', 17, 'NaN', 3, 1)],
+  [FileAccessError, () => new FileAccessError('../../../etc/passwd', 'outside /work/vectors', 'resolved to /etc/passwd')],
+  [WeightsMismatchError, () => new WeightsMismatchError('tiny.safetensors', 'mmdit depth 2, hidden 64', ['c1_sd3m: depth 2, hidden 24'])],
 ]);
 
 const exported = (Object.values(errors) as unknown[]).filter(
