@@ -2,6 +2,7 @@
  * The world's captions: GenEval's six templates with this world's nouns, every prompt of each
  * category, parsing a prompt back into what an image must show, and which prompts are held out.
  */
+import { CaptionError } from './errors.js';
 import { Rng } from './random.js';
 import type { ObjectRequirement, SamplingMode } from './scene.js';
 import {
@@ -28,13 +29,6 @@ export interface PromptSpec {
   prompt: string;
   objects: ObjectRequirement[];
   relation?: Relation;
-}
-
-export class CaptionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CaptionError';
-  }
 }
 
 /** "an" before "orange" (the only vowel among the world's words), "a" otherwise. */

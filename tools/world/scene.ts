@@ -2,6 +2,7 @@
  * Seeded scene sampling: given what a caption asks for, draws a scene that obeys WORLD.md's rules
  * (sizes, 1 px margin, 3 px Chebyshev gap between boxes, relation geometry) by rejection.
  */
+import { SceneSamplingError } from './errors.js';
 import { Rng } from './random.js';
 import {
   BACKGROUND_GREY,
@@ -37,13 +38,6 @@ export interface SceneRequirements {
  * requirements that state one); 'eval' draws any colour.
  */
 export type SamplingMode = 'train' | 'eval';
-
-export class SceneSamplingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SceneSamplingError';
-  }
-}
 
 /** Colours an object of this shape may take when the caption leaves it free. */
 export function freeColours(shape: Shape, mode: SamplingMode): readonly Colour[] {

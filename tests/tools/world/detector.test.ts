@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { checkImage } from '../../../tools/world/check.js';
+import { detect, estimateBackground } from '../../../tools/world/detector.js';
+import { DetectorInputError } from '../../../tools/world/errors.js';
+import { groundTruthCases, scoreGroundTruth } from '../../../tools/world/gt-score.js';
+import { renderScene, rgbToRgba } from '../../../tools/world/render.js';
+import { CATEGORIES, COLOURS, SHAPES, type Scene } from '../../../tools/world/world.js';
+
+const image = (scene: Scene, w = 64, h = 64) => ({ data: renderScene(scene, w, h), width: w, height: h });
+
+describe('detector on ground-truth renders', () => {
+  it('scores ≥ 0.99 in every category on 1,000 seeded renders', () => {
+    const { summary, failures } = scoreGroundTruth(groundTruthCases(1000, 17));
+    for (const c of CATEGORIES) expect(summary.categories[c], `${c}: ${JSON.stringify(failures.slice(0, 3))}`).toBeGreaterThanOrEqual(0.99);
+    expect(summary.images).toBe(1000);
+  });
+
+  it('finds every shape in every colour, with its box and a confidence near 1', () => {
+    for (const shape of SHAPES) {
+      for (const colour of COLOURS) {
+        const scene: Scene = { bg: [171.3, 165.2, 160.8], objects: [{ shape, colour, cx: 30.3, cy: 33.8, r: 7.2 }] };
+        const dets = detect(image(scene));
+        expect(dets.length, `${colour} ${shape}`).toBe(1);
+        const d = dets[0]!;
+        expect([d.shape, d.colour]).toEqual([shape, colour]);
+        expect(Math.abs(d.cx - 30.3)).toBeLessThanOrEqual(0.5);
+        expect(Math.abs(d.cy - 33.8)).toBeLessThanOrEqual(0.5);
+        expect(Math.abs(d.r - 7.2)).toBeLessThanOrEqual(0.75);
+        expect(d.box).toEqual([d.cx - d.r, d.cy - d.r, d.cx + d.r, d.cy + d.r]);
+        expect(d.confidence).toBeGreaterThan(0.85);
+      }
+    }
+  });
+
+  it('estimates the background from the border', () => {
+    const bg = estimateBackground(image({ bg: [150.2, 160.7, 170.4], objects: [{ shape: 'square', colour: 'red', cx: 32, cy: 32, r: 10 }] }));
+    expect(bg).toEqual([150, 161, 170]);
+  });
+
+  it('reads RGBA as well as RGB, and other sizes', () => {
+    const scene: Scene = {
+      bg: [160, 160, 160],
+      objects: [
+        { shape: 'cross', colour: 'black', cx: 40, cy: 30, r: 18 },
+        { shape: 'triangle', colour: 'white', cx: 90, cy: 50, r: 14 },
+      ],
+    };
+    const rgb = image(scene, 128, 80);
+    const viaRgba = detect({ data: rgbToRgba(rgb.data), width: 128, height: 80 });
+    expect(viaRgba).toEqual(detect(rgb));
+    expect(viaRgba.map((d) => `${d.colour} ${d.shape}`).sort()).toEqual(['black cross', 'white triangle']);
+  });
+
+  it('splits a component that two colours share', () => {
+    // Two squares touching edge to edge: one component, two colours.
+    const scene: Scene = {
+      bg: [160, 160, 160],
+      objects: [
+        { shape: 'square', colour: 'red', cx: 24, cy: 32, r: 8 },
+        { shape: 'square', colour: 'blue', cx: 40, cy: 32, r: 8 },
+      ],
+    };
+    const dets = detect(image(scene));
+    expect(dets.map((d) => `${d.colour} ${d.shape}`).sort()).toEqual(['blue square', 'red square']);
+  });
+
+  it('finds nothing in an empty picture, and rejects specks and shapeless blobs', () => {
+    expect(detect(image({ bg: [150, 150, 150], objects: [] }))).toEqual([]);
+    const data = renderScene({ bg: [150, 150, 150], objects: [] });
+    // A 2×2 speck and a thin 1×30 line of red.
+    for (const p of [10 * 64 + 10, 10 * 64 + 11, 11 * 64 + 10, 11 * 64 + 11]) data.set([220, 40, 40], p * 3);
+    for (let y = 20; y < 50; y++) data.set([220, 40, 40], (y * 64 + 40) * 3);
+    expect(detect({ data, width: 64, height: 64 })).toEqual([]);
+  });
+
+  it('judges a prompt against a picture in one call', () => {
+    const scene: Scene = {
+      bg: [160, 160, 160],
+      objects: [
+        { shape: 'circle', colour: 'white', cx: 16, cy: 32, r: 8 },
+        { shape: 'square', colour: 'blue', cx: 46, cy: 31, r: 8 },
+      ],
+    };
+    expect(checkImage('a photo of a circle left of a square', image(scene)).correct).toBe(true);
+    expect(checkImage('a photo of a white circle and a blue square', image(scene)).correct).toBe(true);
+    const wrong = checkImage('a photo of a circle right of a square', image(scene));
+    expect(wrong.correct).toBe(false);
+    expect(wrong.reasons[0]).toMatch(/right of/);
+  });
+
+  it('rejects bytes that are not an image of the stated size', () => {
+    expect(() => detect({ data: new Uint8Array(100), width: 64, height: 64 })).toThrow(DetectorInputError);
+    expect(() => detect({ data: new Uint8Array(0), width: 0, height: 0 })).toThrow(DetectorInputError);
+    expect(() => detect({ data: new Uint8Array(64 * 64 * 3), width: 64.5, height: 64 })).toThrow(DetectorInputError);
+  });
+});
