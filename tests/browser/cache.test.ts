@@ -9,7 +9,7 @@ import { convert } from '../../src/weights/convert.js';
 import type { ModelManifest } from '../../src/weights/manifest.js';
 import { openSafetensors } from '../../src/weights/safetensors.js';
 import { encodeSafetensors, f32Tensor, randomFloats } from '../unit/weights/helpers.js';
-import { launchChromium, serveStatic } from './chromium.js';
+import { launchChromium, serveStatic } from '../../tools/lib/chromium.js';
 
 /**
  * The weights cache in headless Chromium with real IndexedDB, through the built library: a warm

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, serveStatic } from './chromium.js';
+import { launchChromium, serveStatic } from '../../tools/lib/chromium.js';
 
 const dist = resolve(process.cwd(), 'dist');
 const shared = process.env.MMDIT_SHARED ?? resolve(process.cwd(), '../shared');

@@ -33,10 +33,17 @@ const TYPES: Record<string, string> = {
 
 /**
  * Serves `root` on 127.0.0.1 (a secure context: on about:blank `navigator.gpu` is undefined), plus
- * in-memory pages under their paths.
+ * in-memory pages under their paths. `headers` go on every response (e.g. COOP/COEP for a
+ * cross-origin isolated page, which multi-threaded wasm needs).
  */
-export async function serveStatic(root: string, pages: Record<string, string> = {}, mounts: Record<string, string> = {}): Promise<{ url: string; server: Server }> {
+export async function serveStatic(
+  root: string,
+  pages: Record<string, string> = {},
+  mounts: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
     const page = pages[path];
     if (page !== undefined) {
