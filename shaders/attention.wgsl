@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl
 // Flash-style attention: O = softmax(scale·Q·Kᵀ + bias (+ causal mask)) · V per (batch, head),
 // streaming K/V tiles through workgroup memory with an online softmax, so the L×L score matrix
 // never exists. A workgroup owns BQ query rows of one head; each row has T threads, each owning

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl
 // Attention for CPU emulation (SwiftShader): no workgroup memory and no barriers, which cost more
 // than they save there (BASELINES.md). Each invocation owns QR = 4 query rows of one head and
 // streams every key once through registers with 16-byte loads, keeping an online softmax per row,

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/dequant.wgsl
 // 2-D convolution of NHWC feature maps as an implicit GEMM: Y[p, n] = Σ_k X̂[p, k]·W[n, k]
 // (+ bias[n]) (+ residual[p, n]). p is an output pixel of the dispatched row band; k =
 // (ky·KSIZE + kx)·cin + c runs over taps and input channels, contiguous in both operands because
@@ -86,8 +87,8 @@ fn load_w4(n: u32, k4: u32) -> vec4<f32> {
 
 fn load_w4_at(i: u32) -> vec4<f32> {
   switch W_FORMAT {
-    case 1u: { return f16x4_to_f32(w[i]); }
-    case 2u: { return bf16x4_to_f32(w[i]); }
+    case FMT_F16: { return f16x4_to_f32(w[i]); }
+    case FMT_BF16: { return bf16x4_to_f32(w[i]); }
     default: { return bitcast<vec4<f32>>(vec4<u32>(w[2u * i], w[2u * i + 1u])); }
   }
 }

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl
 // dst[row'(r), dst_col + c] = c < src_cols ? src[row(r) + offset(r), src_col + c] : 0
 // for r < rows, c < cols. Rows on both sides map through segment layouts (as in matmul.wgsl):
 // logical row r is physical row floor(r/seg)·seg_rows + seg_off + r mod seg. Columns at and past

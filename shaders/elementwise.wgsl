@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl, lib/activations.wgsl
 // out[i] = op(a[i], b[i mod b_period]) over n elements; b broadcasts along rows when its period
 // is a row length (per-channel scales), or is absent (unary ops).
 // OP: 0 copy, 1 silu, 2 gelu_tanh, 3 quick_gelu, 4 gelu_erf, 5 add, 6 mul, 7 alpha·a + beta.

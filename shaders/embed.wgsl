@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl, lib/dequant.wgsl
 // out[r, c] = table[ids[r] − id_start, c] (+ pos[pos_offset + r mod tokens, c])
 // for the rows r < rows whose id falls in this part of the table, [id_start, id_start + id_count).
 // A table larger than one binding is split into row parts, one dispatch per part: every id lies in
@@ -29,10 +30,10 @@ struct Params {
 fn load_table(row: u32, col: u32) -> f32 {
   let i = row * params.dim + col;
   switch W_FORMAT {
-    case 1u: { return f16_bits_to_f32(half_of(table[i >> 1u], i)); }
-    case 2u: { return bf16_bits_to_f32(half_of(table[i >> 1u], i)); }
-    case 3u: { return q8_of(table[i >> 2u], i) * bitcast<f32>(scales[row]); }
-    case 4u: {
+    case FMT_F16: { return f16_bits_to_f32(half_of(table[i >> 1u], i)); }
+    case FMT_BF16: { return bf16_bits_to_f32(half_of(table[i >> 1u], i)); }
+    case FMT_Q8: { return q8_of(table[i >> 2u], i) * bitcast<f32>(scales[row]); }
+    case FMT_Q4: {
       let g = row * (params.dim / 32u) + col / 32u;
       return q4_of(table[i >> 3u], i) * f16_bits_to_f32(half_of(scales[g >> 1u], g));
     }
@@ -43,8 +44,8 @@ fn load_table(row: u32, col: u32) -> f32 {
 fn load_pos(row: u32, col: u32) -> f32 {
   let i = row * params.dim + col;
   switch POS_FORMAT {
-    case 1u: { return f16_bits_to_f32(half_of(pos[i >> 1u], i)); }
-    case 2u: { return bf16_bits_to_f32(half_of(pos[i >> 1u], i)); }
+    case FMT_F16: { return f16_bits_to_f32(half_of(pos[i >> 1u], i)); }
+    case FMT_BF16: { return bf16_bits_to_f32(half_of(pos[i >> 1u], i)); }
     default: { return bitcast<f32>(pos[i]); }
   }
 }

@@ -1,3 +1,4 @@
+// requires: lib/index.wgsl
 // The sampler's update on the GPU (MODEL_SPEC §4), in place on the f32 latent x [B, C, H, W]:
 //   START:  x = σ₀·x + (1 − σ₀)·v            (x holds the noise, v the initial latent)
 //   step i: x += (σ[i+1] − σ[i]) · v_cfg,   v_cfg = CFG ? v_u + scale·(v_c − v_u) : v

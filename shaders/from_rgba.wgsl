@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl
 // The VAE encoder's input from RGBA8 pixels (one u32 each, R in the low byte): x = 2·(u8/255) − 1
 // per colour channel as the SD3 reference converts images (TEXT_VAE_SPEC §6), written as 4
 // channels with the fourth 0 (alpha is dropped; the encoder's conv_in weight is padded to 4 input

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl, lib/activations.wgsl
 // GroupNorm application: y = (x − mean)·(rstd·γ) + β per channel, then SiLU when SILU, for the
 // rows [row0, row0 + rows) of a map, with the coefficients [B, 3, C] of group_norm_finalize.
 // vec4 over channels (a vec4 may span groups: the reduced VAEs have one channel per group, which

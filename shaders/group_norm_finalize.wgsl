@@ -1,3 +1,4 @@
+// requires: none
 // GroupNorm statistics, second stage: combines the per-chunk (count, mean, M2) partials of each
 // (batch item, group) with Chan et al.'s pairwise update, in f32, into the mean and
 // rstd = 1/√(var + eps) (var the biased variance M2/count, as PyTorch's GroupNorm), then writes

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl
 // GroupNorm statistics, first stage: for one row chunk of a map (or of one row band of it), the
 // element count, mean and sum of squared deviations (M2) of each (batch item, group), computed in
 // two passes over the chunk (f32, no E[x²]−E[x]² cancellation). group_norm_finalize combines the

@@ -1,3 +1,4 @@
+// requires: lib/index.wgsl
 // Cheap previews during denoising: rgb = latent · F + bias with a 16×3 factor matrix F (row c =
 // channel c's contribution to R, G, B) applied to the denoiser-space latent (the sampler's f32
 // NCHW [B, C, h, w]), then the image conversion of to_rgba.wgsl (clamp((v+1)/2, 0, 1),

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl
 // LayerNorm over the last dimension, one workgroup per row, f32 statistics (two passes: mean,
 // then the biased variance of the centred values, which stays accurate for large means).
 // MODULATE: no affine, then x·(1 + scale) + shift with shift/scale from row floor(row/tokens) of

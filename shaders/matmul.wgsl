@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/dequant.wgsl, lib/activations.wgsl, lib/matmul_io.wgsl
 // Y = X · Wᵀ (+ bias) (epilogue), X [M, K] activations, W [N, K] weights in any storage format.
 // Rows of X and Y may be gathered/scattered by segment (joint text+image sequences: a stream's
 // rows land at an offset inside each batch item's joint rows). Each invocation computes a 4×4
@@ -18,42 +19,12 @@ override HAS_BIAS: bool = false;
 const TM: u32 = 4u;
 const TN: u32 = 4u;
 
-@group(0) @binding(0) var<storage, read> x: array<act>;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read> scales: array<u32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> gate: array<act>;
-@group(0) @binding(5) var<storage, read> residual: array<act>;
-@group(0) @binding(6) var<storage, read_write> y: array<act>;
-
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  x_stride: u32,
-  x_col: u32,
-  x_seg: u32,
-  x_seg_rows: u32,
-  x_seg_off: u32,
-  y_stride: u32,
-  y_col: u32,
-  y_seg: u32,
-  y_seg_rows: u32,
-  y_seg_off: u32,
-  gate_seg: u32,
-  gate_stride: u32,
-  gate_col: u32,
-  res_stride: u32,
-};
-@group(0) @binding(7) var<uniform> params: Params;
+// Bindings, Params and seg_row: lib/matmul_io.wgsl.
+alias matmul_x = act;
+alias matmul_w = u32;
 
 var<workgroup> tile_x: array<f32, WG_Y * TM * TILE_K>;
 var<workgroup> tile_w: array<f32, WG_X * TN * TILE_K>;
-
-// Row r of a segmented operand: segments of `seg` rows sit `seg_rows` apart, starting at `off`.
-fn seg_row(r: u32, seg: u32, seg_rows: u32, off: u32) -> u32 {
-  return (r / seg) * seg_rows + off + r % seg;
-}
 
 fn load_x(row: u32, col: u32) -> f32 {
   if (row >= params.m || col >= params.k) { return 0.0; }
@@ -65,10 +36,10 @@ fn load_w(row: u32, col: u32) -> f32 {
   if (row >= params.n || col >= params.k) { return 0.0; }
   let i = row * params.k + col;
   switch W_FORMAT {
-    case 1u: { return f16_bits_to_f32(half_of(w[i >> 1u], i)); }
-    case 2u: { return bf16_bits_to_f32(half_of(w[i >> 1u], i)); }
-    case 3u: { return q8_of(w[i >> 2u], i) * bitcast<f32>(scales[row]); }
-    case 4u: {
+    case FMT_F16: { return f16_bits_to_f32(half_of(w[i >> 1u], i)); }
+    case FMT_BF16: { return bf16_bits_to_f32(half_of(w[i >> 1u], i)); }
+    case FMT_Q8: { return q8_of(w[i >> 2u], i) * bitcast<f32>(scales[row]); }
+    case FMT_Q4: {
       let g = row * (params.k / 32u) + col / 32u;
       return q4_of(w[i >> 3u], i) * f16_bits_to_f32(half_of(scales[g >> 1u], g));
     }
@@ -81,20 +52,20 @@ fn load_w(row: u32, col: u32) -> f32 {
 fn load_w4(row: u32, col: u32) -> vec4<f32> {
   let i = row * params.k + col;
   switch W_FORMAT {
-    case 1u, 2u: {
+    case FMT_F16, FMT_BF16: {
       let w0 = w[i >> 1u];
       let w1 = w[(i >> 1u) + 1u];
-      if (W_FORMAT == 1u) {
+      if (W_FORMAT == FMT_F16) {
         return vec4<f32>(f16_bits_to_f32(w0 & 0xffffu), f16_bits_to_f32(w0 >> 16u), f16_bits_to_f32(w1 & 0xffffu), f16_bits_to_f32(w1 >> 16u));
       }
       return vec4<f32>(bitcast<f32>(w0 << 16u), bitcast<f32>(w0 & 0xffff0000u), bitcast<f32>(w1 << 16u), bitcast<f32>(w1 & 0xffff0000u));
     }
-    case 3u: {
+    case FMT_Q8: {
       let word = bitcast<i32>(w[i >> 2u]);
       let q = vec4<f32>(f32(extractBits(word, 0u, 8u)), f32(extractBits(word, 8u, 8u)), f32(extractBits(word, 16u, 8u)), f32(extractBits(word, 24u, 8u)));
       return q * bitcast<f32>(scales[row]);
     }
-    case 4u: {
+    case FMT_Q4: {
       let word = w[i >> 3u] >> (4u * (i & 7u));
       let q = vec4<f32>(f32(word & 15u), f32((word >> 4u) & 15u), f32((word >> 8u) & 15u), f32((word >> 12u) & 15u)) - 8.0;
       let g = row * (params.k / 32u) + col / 32u;

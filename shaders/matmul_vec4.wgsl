@@ -1,10 +1,11 @@
+// requires: prelude/<precision>.wgsl, lib/dequant.wgsl, lib/activations.wgsl, lib/matmul_io.wgsl
 // Y = X · Wᵀ (+ bias) (epilogue) for K % 8 == 0 with 16-byte aligned rows, read through vec4
 // bindings: one 16-byte load brings 4 activations, or 4 f32 / 8 f16 / 16 int8 / 32 int4 weights.
 // For CPU emulation (SwiftShader): every storage access is bounds-checked there, so wide loads
 // matter, and private arrays indexed in loops are spilled to memory, so the 4×4 block of each
 // invocation lives in four named vec4 accumulators and K advances 8 at a time with named operands
-// (measured 5-7× faster than the same block kept in arrays). No workgroup memory. Same Params and
-// bindings as matmul.wgsl (only the element types of x and w differ).
+// (measured 5-7× faster than the same block kept in arrays). No workgroup memory. The Params and
+// bindings of matmul.wgsl (lib/matmul_io.wgsl), with x and w read as vec4.
 
 override WG_X: u32 = 64u;
 override WG_Y: u32 = 1u;
@@ -14,38 +15,9 @@ override W_FORMAT: u32 = 0u;
 override EPILOGUE: u32 = 0u;
 override HAS_BIAS: bool = false;
 
-@group(0) @binding(0) var<storage, read> x: array<vec4<act>>;
-@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> scales: array<u32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> gate: array<act>;
-@group(0) @binding(5) var<storage, read> residual: array<act>;
-@group(0) @binding(6) var<storage, read_write> y: array<act>;
-
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  x_stride: u32,
-  x_col: u32,
-  x_seg: u32,
-  x_seg_rows: u32,
-  x_seg_off: u32,
-  y_stride: u32,
-  y_col: u32,
-  y_seg: u32,
-  y_seg_rows: u32,
-  y_seg_off: u32,
-  gate_seg: u32,
-  gate_stride: u32,
-  gate_col: u32,
-  res_stride: u32,
-};
-@group(0) @binding(7) var<uniform> params: Params;
-
-fn seg_row(r: u32, seg: u32, seg_rows: u32, off: u32) -> u32 {
-  return (r / seg) * seg_rows + off + r % seg;
-}
+// Bindings, Params and seg_row: lib/matmul_io.wgsl.
+alias matmul_x = vec4<act>;
+alias matmul_w = vec4<u32>;
 
 fn f16x2(word: u32) -> vec2<f32> {
   return f16x2_to_f32(word);
@@ -73,21 +45,21 @@ struct W8 {
 fn load_w8(row: u32, k: u32) -> W8 {
   let e = row * params.k + k;
   switch W_FORMAT {
-    case 1u: {
+    case FMT_F16: {
       let v = w[e / 8u];
       return W8(vec4<f32>(f16x2(v.x), f16x2(v.y)), vec4<f32>(f16x2(v.z), f16x2(v.w)));
     }
-    case 2u: {
+    case FMT_BF16: {
       let v = w[e / 8u];
       return W8(vec4<f32>(bf16x2(v.x), bf16x2(v.y)), vec4<f32>(bf16x2(v.z), bf16x2(v.w)));
     }
-    case 3u: {
+    case FMT_Q8: {
       let v = w[e / 16u];
       let pair = select(v.xy, v.zw, ((e / 8u) & 1u) == 1u);
       let scale = bitcast<f32>(scales[row]);
       return W8(q8x4(pair.x) * scale, q8x4(pair.y) * scale);
     }
-    case 4u: {
+    case FMT_Q4: {
       let word = w[e / 32u][(e / 8u) & 3u];
       let g = e / 32u;
       let scale = f16_bits_to_f32(half_of(scales[g >> 1u], g));

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl, lib/dequant.wgsl
 // Patch embedding fused with the position-embedding crop (MODEL_SPEC §3.1–3.2):
 // y[b, r·w + c, o] = bias[o] + pos[r·w + c, o]
 //                  + Σ_{ch, ky, kx} x[b mod batch_in, ch, r·p + ky, c·p + kx] · W[o, (ch·p + ky)·p + kx]
@@ -34,10 +35,10 @@ struct Params {
 fn load_w(row: u32, col: u32, k: u32) -> f32 {
   let i = row * k + col;
   switch W_FORMAT {
-    case 1u: { return f16_bits_to_f32(half_of(w[i >> 1u], i)); }
-    case 2u: { return bf16_bits_to_f32(half_of(w[i >> 1u], i)); }
-    case 3u: { return q8_of(w[i >> 2u], i) * bitcast<f32>(scales[row]); }
-    case 4u: {
+    case FMT_F16: { return f16_bits_to_f32(half_of(w[i >> 1u], i)); }
+    case FMT_BF16: { return bf16_bits_to_f32(half_of(w[i >> 1u], i)); }
+    case FMT_Q8: { return q8_of(w[i >> 2u], i) * bitcast<f32>(scales[row]); }
+    case FMT_Q4: {
       let g = row * (k / 32u) + col / 32u;
       return q4_of(w[i >> 3u], i) * f16_bits_to_f32(half_of(scales[g >> 1u], g));
     }
@@ -47,8 +48,8 @@ fn load_w(row: u32, col: u32, k: u32) -> f32 {
 
 fn load_pos(i: u32) -> f32 {
   switch POS_FORMAT {
-    case 1u: { return f16_bits_to_f32(half_of(pos[i >> 1u], i)); }
-    case 2u: { return bf16_bits_to_f32(half_of(pos[i >> 1u], i)); }
+    case FMT_F16: { return f16_bits_to_f32(half_of(pos[i >> 1u], i)); }
+    case FMT_BF16: { return bf16_bits_to_f32(half_of(pos[i >> 1u], i)); }
     default: { return bitcast<f32>(pos[i]); }
   }
 }

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl
 // RMS normalisation of column groups, one workgroup per (row, group):
 // y = x / sqrt(mean(x²) + eps) · weight[(c div SEGMENT)·GROUP + c mod GROUP] over each group of
 // `group` consecutive columns among the first `cols` columns of a row of width `width`.

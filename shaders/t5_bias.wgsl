@@ -1,3 +1,4 @@
+// requires: lib/index.wgsl, lib/dequant.wgsl
 // T5 relative position bias, heads first: out[h, i, j] = table[bucket[j − i + q_len − 1], h]
 // for query i < q_len, key j < kv_len. `bucket` holds one bucket per relative distance
 // (kv_len + q_len − 1 entries), computed on the CPU exactly as the reference does; `table` is block
@@ -19,8 +20,8 @@ struct Params {
 
 fn load_table(i: u32) -> f32 {
   switch W_FORMAT {
-    case 1u: { return f16_bits_to_f32(half_of(table[i >> 1u], i)); }
-    case 2u: { return bf16_bits_to_f32(half_of(table[i >> 1u], i)); }
+    case FMT_F16: { return f16_bits_to_f32(half_of(table[i >> 1u], i)); }
+    case FMT_BF16: { return bf16_bits_to_f32(half_of(table[i >> 1u], i)); }
     default: { return bitcast<f32>(table[i]); }
   }
 }

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl
 // Image conversion as the SD3 reference does it in float32 (TEXT_VAE_SPEC §6): y = clamp((x+1)/2,
 // 0, 1), u8 = trunc(255·y) (numpy astype(uint8): truncation, not rounding), packed RGBA8 (R in the
 // low byte, alpha 255), one u32 per pixel as ImageData's bytes read little-endian. Rows

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl
 // Unpatchify (MODEL_SPEC §3.6): z[b, r·w + c, (ky·p + kx)·C + ch] → out[b, ch, r·p + ky, c·p + kx].
 // One invocation per output element, so the NCHW writes are contiguous along x. The output is
 // f32 whatever the compute precision: it feeds the sampler's update, which stays in f32.

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl
 // The decoder's input: SD3's process_out on a denoiser-space latent, z = l/scale + shift
 // (TEXT_VAE_SPEC §6), read in the sampler's NCHW layout [B, C, h, w] and written as the NHWC map
 // [B, h·w, C] the convolutions read. One invocation per output element.

@@ -1,3 +1,4 @@
+// requires: prelude/<precision>.wgsl, lib/index.wgsl
 // The encoder's diagonal Gaussian posterior (TEXT_VAE_SPEC §6), for rows [row0, row0 + rows) of
 // the moments [B, ·, 2C] (a row view): mean = moments[:C], logvar = clamp(moments[C:], −30, 20),
 // sample = mean + exp(½·logvar)·noise (HAS_NOISE; else the mean), and the denoiser-space latent

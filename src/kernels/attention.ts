@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import type { KernelSpec } from '../shader/contract.js';
-import { wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 /**
  * Where a sequence operand's elements live: (batch i, token t, head h, dim d) is at
@@ -58,7 +58,7 @@ function tiling(headDim: number, workgroupBytes: number): { t: number; bq: numbe
 
 export const attentionKernel: KernelSpec<AttentionArgs> = {
   name: 'attention',
-  sources: [wgsl('attention.wgsl', attentionWgsl)],
+  sources: kernelSources('attention.wgsl', attentionWgsl),
   bindings: [
     { name: 'q', access: 'read' },
     { name: 'k', access: 'read' },
@@ -105,7 +105,7 @@ const ROWS_PER_INVOCATION = 4;
 export const attentionRowsKernel: KernelSpec<AttentionArgs> = {
   ...attentionKernel,
   name: 'attention_rows',
-  sources: [wgsl('attention_rows.wgsl', attentionRowsWgsl)],
+  sources: kernelSources('attention_rows.wgsl', attentionRowsWgsl),
   variant({ o }, _caps, precision) {
     return { precision, constants: { HEAD_DIM: o.headDim, WG: ROWS_WG, CAUSAL: o.causal ? 1 : 0, HAS_BIAS: o.bias ? 1 : 0 } };
   },

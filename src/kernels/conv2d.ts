@@ -4,7 +4,7 @@ import type { GraphBuilder, Operand } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
 import type { KernelSpec } from '../shader/contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 /**
  * `same`: stride 1, zero padding (k−1)/2. `upsample`: nearest 2× then `same` (SD3 Upsample).
@@ -48,7 +48,7 @@ function pow2Ceil(n: number): number {
 
 export const conv2dKernel: KernelSpec<Conv2dArgs> = {
   name: 'conv2d',
-  sources: [LIB.dequant, wgsl('conv2d.wgsl', conv2dWgsl)],
+  sources: kernelSources('conv2d.wgsl', conv2dWgsl),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'w', access: 'read' },

@@ -4,7 +4,7 @@ import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import { elementCount } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
 import { denseLayout, type RowLayout } from './matmul.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 export interface CopyRowsArgs {
   readonly rows: number;
@@ -22,7 +22,7 @@ const OFFSET_CODE = { none: 0, 'per-row': 1, step: 2 } as const;
 
 export const copyRowsKernel: KernelSpec<CopyRowsArgs> = {
   name: 'copy_rows',
-  sources: [LIB.index, wgsl('copy_rows.wgsl', copyRowsWgsl)],
+  sources: kernelSources('copy_rows.wgsl', copyRowsWgsl),
   bindings: [
     { name: 'src', access: 'read' },
     { name: 'offsets', access: 'read' },

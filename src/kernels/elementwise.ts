@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { elementCount } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 export type UnaryOp = 'copy' | 'silu' | 'gelu_tanh' | 'quick_gelu' | 'gelu_erf' | 'affine';
 export type BinaryOp = 'add' | 'mul';
@@ -25,7 +25,7 @@ const WG = 64;
 
 export const elementwiseKernel: KernelSpec<ElementwiseArgs> = {
   name: 'elementwise',
-  sources: [LIB.index, LIB.activations, wgsl('elementwise.wgsl', elementwiseWgsl)],
+  sources: kernelSources('elementwise.wgsl', elementwiseWgsl),
   bindings: [
     { name: 'a', access: 'read' },
     { name: 'b', access: 'read' },

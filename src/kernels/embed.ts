@@ -3,7 +3,7 @@ import { CheckpointError, InvalidArgumentError, LimitExceededError } from '../er
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { BINDING_ALIGNMENT, FORMAT_CODE, type GpuTensor, type StorageFormat, storageBytes } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 export interface EmbedArgs {
   readonly rows: number;
@@ -20,7 +20,7 @@ const WG = 64;
 
 export const embedKernel: KernelSpec<EmbedArgs> = {
   name: 'embed',
-  sources: [LIB.index, LIB.dequant, wgsl('embed.wgsl', embedWgsl)],
+  sources: kernelSources('embed.wgsl', embedWgsl),
   bindings: [
     { name: 'ids', access: 'read' },
     { name: 'table', access: 'read' },

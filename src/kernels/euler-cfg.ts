@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand } from '../graph/builder.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 export interface EulerCfgArgs {
   readonly n: number;
@@ -16,7 +16,7 @@ const WG = 64;
 
 export const eulerCfgKernel: KernelSpec<EulerCfgArgs> = {
   name: 'euler_cfg',
-  sources: [LIB.index, wgsl('euler_cfg.wgsl', eulerCfgWgsl)],
+  sources: kernelSources('euler_cfg.wgsl', eulerCfgWgsl),
   bindings: [
     { name: 'v', access: 'read' },
     { name: 'sigmas', access: 'read' },

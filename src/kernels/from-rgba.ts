@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 const WG = 64;
 
@@ -18,7 +18,7 @@ export interface FromRgbaArgs {
 
 export const fromRgbaKernel: KernelSpec<FromRgbaArgs> = {
   name: 'from_rgba',
-  sources: [LIB.index, wgsl('from_rgba.wgsl', fromRgbaWgsl)],
+  sources: kernelSources('from_rgba.wgsl', fromRgbaWgsl),
   bindings: [
     { name: 'rgba', access: 'read' },
     { name: 'y', access: 'readwrite' },

@@ -6,7 +6,7 @@ import type { GraphBuilder, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 const WG = 64;
 /** Elements of one group reduced by one statistics workgroup. */
@@ -27,7 +27,7 @@ interface StatsArgs {
 
 export const groupNormStatsKernel: KernelSpec<StatsArgs> = {
   name: 'group_norm_stats',
-  sources: [wgsl('group_norm_stats.wgsl', statsWgsl)],
+  sources: kernelSources('group_norm_stats.wgsl', statsWgsl),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'partials', access: 'readwrite' },
@@ -56,7 +56,7 @@ interface FinalizeArgs {
 
 export const groupNormFinalizeKernel: KernelSpec<FinalizeArgs> = {
   name: 'group_norm_finalize',
-  sources: [wgsl('group_norm_finalize.wgsl', finalizeWgsl)],
+  sources: kernelSources('group_norm_finalize.wgsl', finalizeWgsl),
   bindings: [
     { name: 'partials', access: 'read' },
     { name: 'gamma', access: 'read' },
@@ -84,7 +84,7 @@ interface ApplyArgs {
 
 export const groupNormKernel: KernelSpec<ApplyArgs> = {
   name: 'group_norm',
-  sources: [LIB.index, LIB.activations, wgsl('group_norm.wgsl', groupNormWgsl)],
+  sources: kernelSources('group_norm.wgsl', groupNormWgsl),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'coef', access: 'read' },

@@ -2,7 +2,7 @@ import latentPreviewWgsl from '../../shaders/latent_preview.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 const WG = 64;
 
@@ -40,7 +40,7 @@ export interface LatentPreviewArgs {
 
 export const latentPreviewKernel: KernelSpec<LatentPreviewArgs> = {
   name: 'latent_preview',
-  sources: [LIB.index, wgsl('latent_preview.wgsl', latentPreviewWgsl)],
+  sources: kernelSources('latent_preview.wgsl', latentPreviewWgsl),
   bindings: [
     { name: 'latent', access: 'read' },
     { name: 'factors', access: 'read' },

@@ -3,7 +3,7 @@ import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 interface LayerNormArgs {
   readonly rows: number;
@@ -20,7 +20,7 @@ const WG = 64;
 
 export const layerNormKernel: KernelSpec<LayerNormArgs> = {
   name: 'layer_norm',
-  sources: [LIB.index, wgsl('layer_norm.wgsl', layerNormWgsl)],
+  sources: kernelSources('layer_norm.wgsl', layerNormWgsl),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'modulation', access: 'read' },

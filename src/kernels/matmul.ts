@@ -4,7 +4,7 @@ import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
 import type { KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 export type MatmulEpilogue = 'none' | 'gelu_tanh' | 'gated_residual' | 'silu';
 const EPILOGUE_CODE: Readonly<Record<MatmulEpilogue, number>> = { none: 0, gelu_tanh: 1, gated_residual: 2, silu: 3 };
@@ -40,7 +40,7 @@ export interface MatmulArgs {
 
 export const matmulKernel: KernelSpec<MatmulArgs> = {
   name: 'matmul',
-  sources: [LIB.dequant, LIB.activations, wgsl('matmul.wgsl', matmulWgsl)],
+  sources: kernelSources('matmul.wgsl', matmulWgsl),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'w', access: 'read' },
@@ -97,7 +97,7 @@ export const matmulKernel: KernelSpec<MatmulArgs> = {
 export const matmulVec4Kernel: KernelSpec<MatmulArgs> = {
   ...matmulKernel,
   name: 'matmul_vec4',
-  sources: [LIB.dequant, LIB.activations, wgsl('matmul_vec4.wgsl', matmulVec4Wgsl)],
+  sources: kernelSources('matmul_vec4.wgsl', matmulVec4Wgsl),
   variant(a, _caps, precision) {
     return {
       precision,

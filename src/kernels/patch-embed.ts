@@ -3,7 +3,7 @@ import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor, type StorageFormat } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 export interface PatchEmbedArgs {
   readonly batch: number;
@@ -23,7 +23,7 @@ const TN = 4;
 
 export const patchEmbedKernel: KernelSpec<PatchEmbedArgs> = {
   name: 'patch_embed',
-  sources: [LIB.index, LIB.dequant, wgsl('patch_embed.wgsl', patchEmbedWgsl)],
+  sources: kernelSources('patch_embed.wgsl', patchEmbedWgsl),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'w', access: 'read' },

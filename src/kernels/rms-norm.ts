@@ -3,7 +3,7 @@ import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 interface RmsNormArgs {
   readonly rows: number;
@@ -19,7 +19,7 @@ const WG = 64;
 
 export const rmsNormKernel: KernelSpec<RmsNormArgs> = {
   name: 'rms_norm',
-  sources: [LIB.index, wgsl('rms_norm.wgsl', rmsNormWgsl)],
+  sources: kernelSources('rms_norm.wgsl', rmsNormWgsl),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'weight', access: 'read' },

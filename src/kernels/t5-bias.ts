@@ -3,7 +3,7 @@ import { CheckpointError, InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { FORMAT_CODE, type GpuTensor } from '../tensor/tensor.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 export interface T5BiasArgs {
   readonly heads: number;
@@ -16,7 +16,7 @@ const WG = 64;
 
 export const t5BiasKernel: KernelSpec<T5BiasArgs> = {
   name: 't5_bias',
-  sources: [LIB.index, LIB.dequant, wgsl('t5_bias.wgsl', t5BiasWgsl)],
+  sources: kernelSources('t5_bias.wgsl', t5BiasWgsl),
   bindings: [
     { name: 'bucket', access: 'read' },
     { name: 'table', access: 'read' },

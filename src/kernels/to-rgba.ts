@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 const WG = 64;
 
@@ -18,7 +18,7 @@ export interface ToRgbaArgs {
 
 export const toRgbaKernel: KernelSpec<ToRgbaArgs> = {
   name: 'to_rgba',
-  sources: [LIB.index, wgsl('to_rgba.wgsl', toRgbaWgsl)],
+  sources: kernelSources('to_rgba.wgsl', toRgbaWgsl),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'rgba', access: 'readwrite' },

@@ -2,7 +2,7 @@ import unpatchifyWgsl from '../../shaders/unpatchify.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 export interface UnpatchifyArgs {
   readonly batch: number;
@@ -16,7 +16,7 @@ const WG = 64;
 
 export const unpatchifyKernel: KernelSpec<UnpatchifyArgs> = {
   name: 'unpatchify',
-  sources: [LIB.index, wgsl('unpatchify.wgsl', unpatchifyWgsl)],
+  sources: kernelSources('unpatchify.wgsl', unpatchifyWgsl),
   bindings: [
     { name: 'z', access: 'read' },
     { name: 'out', access: 'write' },

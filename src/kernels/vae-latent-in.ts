@@ -2,7 +2,7 @@ import latentInWgsl from '../../shaders/vae_latent_in.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 const WG = 64;
 
@@ -16,7 +16,7 @@ export interface VaeLatentInArgs {
 
 export const vaeLatentInKernel: KernelSpec<VaeLatentInArgs> = {
   name: 'vae_latent_in',
-  sources: [LIB.index, wgsl('vae_latent_in.wgsl', latentInWgsl)],
+  sources: kernelSources('vae_latent_in.wgsl', latentInWgsl),
   bindings: [
     { name: 'latent', access: 'read' },
     { name: 'z', access: 'write' },

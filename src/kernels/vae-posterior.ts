@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Value } from '../graph/builder.js';
 import { foldedGrid, type KernelSpec } from '../shader/contract.js';
 import { checkRowsInView, type ImageRows, viewDims } from './image-rows.js';
-import { LIB, wgsl } from '../shader/sources.js';
+import { kernelSources } from '../shader/sources.js';
 
 const WG = 64;
 
@@ -22,7 +22,7 @@ export interface PosteriorArgs {
 
 export const vaePosteriorKernel: KernelSpec<PosteriorArgs> = {
   name: 'vae_posterior',
-  sources: [LIB.index, wgsl('vae_posterior.wgsl', posteriorWgsl)],
+  sources: kernelSources('vae_posterior.wgsl', posteriorWgsl),
   bindings: [
     { name: 'moments', access: 'read' },
     { name: 'noise', access: 'read' },

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { InvalidArgumentError, ShaderCompilationError, type ShaderMessage } from '../errors.js';
 import { type KernelSpec, type Precision, type Variant, pipelineKey } from './contract.js';
-import { PRELUDE } from './sources.js';
+import { moduleParts } from './sources.js';
 
 export interface CompiledKernel {
   readonly key: string;
@@ -17,7 +17,8 @@ interface ModuleEntry {
 
 /**
  * Two-level cache: one shader module per (precision, sources), one pipeline per variant key.
- * Shaders are the concatenation prelude + lib modules + entry file, never edited; compile
+ * Shaders are the concatenation prelude + lib modules + entry file, as the entry file's
+ * `// requires:` header names them (src/shader/sources.ts), never edited; compile
  * messages are mapped back to `shaders/<file>:<line>`.
  */
 export class PipelineCache {
@@ -74,7 +75,7 @@ export class PipelineCache {
     const moduleKey = `${precision}|${files.join('|')}`;
     const cached = this.modules.get(moduleKey);
     if (cached) return cached;
-    const parts = [PRELUDE[precision], ...spec.sources];
+    const parts = moduleParts(spec.sources, precision);
     const layoutOfFiles: { file: string; firstLine: number; lines: number }[] = [];
     let line = 1;
     for (const part of parts) {

@@ -34,13 +34,15 @@ describe('kernel contract', () => {
   });
 
   for (const spec of specs) {
+    // The entry file or a lib file it requires (matmul's lib/matmul_io.wgsl) declares them.
+    const code = spec.sources.map((s) => s.code).join('\n');
+
     it(`${spec.name}: the WGSL struct Params equals the descriptor's params`, () => {
-      const entry = spec.sources.at(-1)!;
-      expect(wgslParams(entry.code)).toEqual(spec.params.map(([n, t]) => [n, t]));
+      expect(code.match(/struct\s+Params\b/g)?.length, 'one struct Params').toBe(1);
+      expect(wgslParams(code)).toEqual(spec.params.map(([n, t]) => [n, t]));
     });
 
     it(`${spec.name}: the WGSL binds ${spec.bindings.length} buffers in descriptor order, then params`, () => {
-      const code = spec.sources.at(-1)!.code;
       const found = [...code.matchAll(/@binding\((\d+)\)\s*var<([^>]+)>\s*(\w+)/g)].map((m) => [Number(m[1]), m[2]!.replace(/\s/g, ''), m[3]]);
       const expected = spec.bindings.map((b, i) => [i, b.access === 'read' ? 'storage,read' : 'storage,read_write', b.name]);
       expected.push([spec.bindings.length, 'uniform', 'params']);
@@ -49,9 +51,9 @@ describe('kernel contract', () => {
 
     it(`${spec.name}: its f32 shader module compiles without errors on Dawn`, async () => {
       const { ctx } = await testGpu();
-      const { PRELUDE } = await import('../../../src/shader/sources.js');
-      const code = [PRELUDE.f32, ...spec.sources].map((s) => s.code).join('\n');
-      const info = await ctx.device.createShaderModule({ code }).getCompilationInfo();
+      const { moduleParts } = await import('../../../src/shader/sources.js');
+      const module = moduleParts(spec.sources, 'f32').map((s) => s.code).join('\n');
+      const info = await ctx.device.createShaderModule({ code: module }).getCompilationInfo();
       expect(info.messages.filter((m) => m.type === 'error').map((m) => m.message)).toEqual([]);
     });
   }
