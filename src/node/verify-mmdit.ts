@@ -2,10 +2,21 @@ import { join } from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { checkForwardInputs, type Denoiser, loadDenoiser, type MmditConfig } from '../models/mmdit/index.js';
 import { canonicalizeMmdit } from '../models/mmdit/keys.js';
-import { sample } from '../sampling/sample.js';
+import { sample } from '../runtime/sampler.js';
 import { readTensor } from '../tensor/read.js';
 import type { TensorSource } from '../weights/tensor-source.js';
-import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type VectorCase, type VerifyGpu, type VerifyRunOptions } from './verify.js';
+import {
+  type CaseRun,
+  type CaseRunner,
+  describeCaseConfig,
+  readVectorTensor,
+  type TensorCheck,
+  type VectorCase,
+  type VerifyGpu,
+  type VerifyRunOptions,
+  type WeightsFit,
+  withWeightsProbe,
+} from './verify.js';
 import { openWeightsFile } from './weights-source.js';
 
 /**
@@ -68,6 +79,21 @@ function fits(config: MmditConfig, record: Readonly<Record<string, unknown>> | u
   );
 }
 
+function describeMmdit(config: MmditConfig): string {
+  return `an MM-DiT of depth ${config.depth}, hidden ${config.hidden}, patch ${config.patch}, pos_embed_max_size ${config.posEmbedMaxSize}, ` +
+    `context_dim ${config.contextDim}, adm_dim ${config.pooledDim}, qk_norm ${config.qkNorm ? 'rms' : 'none'}, ` +
+    `x_block_self_attn_layers [${config.dualAttentionLayers.join(', ')}]`;
+}
+
+/** The fit rule of both denoiser kinds, on the weights' derived configuration. */
+async function mmditFit(c: VectorCase, o: VerifyRunOptions): Promise<WeightsFit & { override?: TensorSource }> {
+  const caseConfig = describeCaseConfig(c.config, o.index.configs[c.config]);
+  if (!o.weights) return { fits: false, weightsConfig: 'none given', caseConfig };
+  const override = await openWeights(o.weights);
+  const config = canonicalizeMmdit(override).config;
+  return { fits: fits(config, o.index.configs[c.config]), weightsConfig: describeMmdit(config), caseConfig, override };
+}
+
 interface Loaded {
   readonly denoiser: Denoiser;
   /** Relative-L2 limit when replaced weights are judged by it. */
@@ -78,8 +104,8 @@ async function denoiserFor(gpu: VerifyGpu, c: VectorCase, dir: string, o: Verify
   let path = c.weights ? join(dir, c.weights) : null;
   let relL2: number | undefined;
   if (o.weights) {
-    const override = await openWeights(o.weights);
-    if (fits(canonicalizeMmdit(override).config, o.index.configs[c.config])) {
+    const { fits: fitsCase, override } = await mmditFit(c, o);
+    if (fitsCase && override) {
       path = o.weights;
       const scheme = schemeOf(override);
       if (scheme !== 'f32') {
@@ -93,6 +119,7 @@ async function denoiserFor(gpu: VerifyGpu, c: VectorCase, dir: string, o: Verify
   }
   if (!path) throw new InvalidArgumentError(`${c.name} weights`, 'a weights file in the case or --weights', null);
   const weightsPath = path;
+  o.ranOn?.(weightsPath);
   const denoiser = await o.scope.keep(
     `mmdit|${weightsPath}|${o.precision}`,
     async () => loadDenoiser(gpu.ctx, await openWeights(weightsPath), { precision: o.precision, cache: gpu.cache }),
@@ -111,7 +138,7 @@ function input(c: VectorCase, name: string) {
   return t;
 }
 
-export const runForwardCase: CaseRunner = async (gpu, c, dir, o): Promise<CaseRun> => {
+export const runForwardCase: CaseRunner = withWeightsProbe(async (gpu, c, dir, o): Promise<CaseRun> => {
   const { denoiser, relL2 } = await denoiserFor(gpu, c, dir, o);
   const [x, t, context, y] = ['x', 't', 'context', 'y'].map((n) => input(c, n));
   const shape = checkForwardInputs(denoiser.config, { x: x!.shape, t: t!.shape, context: context!.shape, y: y!.shape });
@@ -138,7 +165,7 @@ export const runForwardCase: CaseRunner = async (gpu, c, dir, o): Promise<CaseRu
   } finally {
     graph.dispose();
   }
-};
+}, mmditFit);
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(a.length + b.length);
@@ -147,7 +174,7 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
-export const runSamplingCase: CaseRunner = async (gpu, c, dir, o): Promise<CaseRun> => {
+export const runSamplingCase: CaseRunner = withWeightsProbe(async (gpu, c, dir, o): Promise<CaseRun> => {
   const { denoiser, relL2 } = await denoiserFor(gpu, c, dir, o);
   const p = c.params ?? {};
   const steps = p['steps'];
@@ -201,7 +228,7 @@ export const runSamplingCase: CaseRunner = async (gpu, c, dir, o): Promise<CaseR
   } finally {
     graph.dispose();
   }
-};
+}, mmditFit);
 
 export const MMDIT_CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   forward: runForwardCase,

@@ -13,7 +13,18 @@ import { manifestSource } from '../weights/manifest-source.js';
 import { openDiffusersShards, openSafetensors } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { fileDirectoryReader, fileSource } from './file-source.js';
-import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type VectorCase, type VectorTensor, type VerifyRunOptions } from './verify.js';
+import {
+  type CaseRun,
+  type CaseRunner,
+  describeCaseConfig,
+  readVectorTensor,
+  type TensorCheck,
+  type VectorCase,
+  type VectorTensor,
+  type VerifyRunOptions,
+  type WeightsFit,
+  withWeightsProbe,
+} from './verify.js';
 
 /**
  * verify runners of the text kinds (TEXT_VAE_SPEC.md §7): `clip_l`, `clip_g` (sequence, both
@@ -120,13 +131,44 @@ interface WeightsChoice {
   readonly relL2?: number;
 }
 
+/** The configuration a text component's weights derive, in words, or why they hold none. */
+type TextDerive = (source: TensorSource, c: VectorCase, o: VerifyRunOptions) => { readonly fits: boolean; readonly config: string };
+
+const deriveClip: TextDerive = (src, c, o) => {
+  const record = o.index.configs[c.config];
+  const config = openClipCheckpoint(src, clipOverrides(c.kind as ClipModel, record)).config;
+  return { fits: clipFits(config, record), config: `a CLIP text encoder of hidden_size ${config.hidden}, num_layers ${config.layers}, intermediate_size ${config.mlpHidden}, vocab_size ${config.vocabSize}` };
+};
+
+const deriveT5: TextDerive = (src, c, o) => {
+  const record = o.index.configs[c.config];
+  const config = openT5Checkpoint(src, t5Overrides(record)).config;
+  return { fits: t5Fits(config, record), config: `a T5 encoder of d_model ${config.dModel}, num_heads ${config.heads}, d_kv ${config.dKv}, d_ff ${config.dFf}, num_layers ${config.layers}` };
+};
+
+/** Whether `--weights` hold this component in the case's architecture (a CheckpointError: they do not). */
+async function textFit(c: VectorCase, o: VerifyRunOptions, component: TextComponent, derive: TextDerive): Promise<WeightsFit & { override?: TensorSource }> {
+  const caseConfig = describeCaseConfig(c.config, o.index.configs[c.config]);
+  if (!o.weights) return { fits: false, weightsConfig: 'none given', caseConfig };
+  const override = await openTextWeights(o.weights, component);
+  if (!override) return { fits: false, weightsConfig: `a manifest without a ${component} component`, caseConfig };
+  try {
+    const { fits, config } = derive(override, c, o);
+    return { fits, weightsConfig: config, caseConfig, override };
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    return { fits: false, weightsConfig: `not a ${component} checkpoint (${error.message})`, caseConfig };
+  }
+}
+
 /** The case's own weights, or `--weights` when they hold this component in the case's architecture. */
-async function chooseWeights(c: VectorCase, dir: string, o: VerifyRunOptions, component: TextComponent, fits: (source: TensorSource) => boolean): Promise<WeightsChoice> {
+async function chooseWeights(c: VectorCase, dir: string, o: VerifyRunOptions, component: TextComponent, derive: TextDerive): Promise<WeightsChoice> {
   if (o.weights) {
-    const override = await openTextWeights(o.weights, component);
-    if (override && fits(override)) {
+    const { fits, override } = await textFit(c, o, component, derive);
+    if (override && fits) {
       const scheme = schemeOf(override);
       const path = o.weights;
+      o.ranOn?.(path);
       const open = async () => (await openTextWeights(path, component)) as TensorSource;
       // The public cases store F16 weights: f16 replacements are judged like the case's own.
       return scheme === 'int8' || scheme === 'int4' ? { path, open, relL2: REPLACED_LIMITS[scheme] } : { path, open };
@@ -134,6 +176,7 @@ async function chooseWeights(c: VectorCase, dir: string, o: VerifyRunOptions, co
   }
   if (!c.weights) throw new InvalidArgumentError(`${c.name} weights`, 'a weights file in the case or --weights', null);
   const path = join(dir, c.weights);
+  o.ranOn?.(path);
   return { path, open: async () => openSafetensors(await fileSource(path), { unsupported: 'skip' }) };
 }
 
@@ -157,17 +200,10 @@ async function collect(dir: string, c: VectorCase, relL2: number | undefined, pr
 }
 
 /** `clip_l` / `clip_g`. */
-export const runClipCase: CaseRunner = async (gpu, c, dir, o) => {
+export const runClipCase: CaseRunner = withWeightsProbe(async (gpu, c, dir, o) => {
   const model = c.kind as ClipModel;
   const overrides = clipOverrides(model, o.index.configs[c.config]);
-  const weights = await chooseWeights(c, dir, o, model, (src) => {
-    try {
-      return clipFits(openClipCheckpoint(src, overrides).config, o.index.configs[c.config]);
-    } catch (error) {
-      if (error instanceof CheckpointError) return false;
-      throw error;
-    }
-  });
+  const weights = await chooseWeights(c, dir, o, model, deriveClip);
   const encoder = await o.scope.keep(
     `${model}|${weights.path}|${o.precision}|${JSON.stringify(overrides)}`,
     async () => ClipTextEncoder.load(gpu.ctx, gpu.cache, await weights.open(), { ...overrides, precision: o.precision }),
@@ -188,19 +224,12 @@ export const runClipCase: CaseRunner = async (gpu, c, dir, o) => {
     if (!t) throw new InvalidArgumentError(`${c.name} tensor`, `one of ${[...Object.keys(byName), 'eot_index', ...out.taps.keys()].join(', ')}`, name);
     return readTensor(gpu.ctx, t);
   });
-};
+}, (c, o) => textFit(c, o, c.kind as ClipModel, deriveClip));
 
 /** `t5` (always f32 compute: T5 v1.1 activations overflow f16). */
-export const runT5Case: CaseRunner = async (gpu, c, dir, o) => {
+export const runT5Case: CaseRunner = withWeightsProbe(async (gpu, c, dir, o) => {
   const overrides = t5Overrides(o.index.configs[c.config]);
-  const weights = await chooseWeights(c, dir, o, 't5', (src) => {
-    try {
-      return t5Fits(openT5Checkpoint(src, overrides).config, o.index.configs[c.config]);
-    } catch (error) {
-      if (error instanceof CheckpointError) return false;
-      throw error;
-    }
-  });
+  const weights = await chooseWeights(c, dir, o, 't5', deriveT5);
   const encoder = await o.scope.keep(
     `t5|${weights.path}|${JSON.stringify(overrides)}`,
     async () => T5TextEncoder.load(gpu.ctx, gpu.cache, await weights.open(), overrides),
@@ -215,7 +244,7 @@ export const runT5Case: CaseRunner = async (gpu, c, dir, o) => {
     if (!t) throw new InvalidArgumentError(`${c.name} tensor`, `one of seq, buckets, ${[...out.taps.keys()].join(', ')}`, name);
     return readTensor(gpu.ctx, t);
   });
-};
+}, (c, o) => textFit(c, o, 't5', deriveT5));
 
 /** `conditioning`: the encoders' outputs from the vectors, assembled on the GPU (exact). */
 export const runConditioningCase: CaseRunner = async (gpu, c, dir, o) => {

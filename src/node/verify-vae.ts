@@ -8,7 +8,7 @@ import { manifestSource } from '../weights/manifest-source.js';
 import { openDiffusersShards, openSafetensors } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { fileDirectoryReader, fileSource } from './file-source.js';
-import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type VectorCase, type VectorTensor, type VerifyRunOptions } from './verify.js';
+import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type VectorCase, type VectorTensor, type VerifyRunOptions, describeCaseConfig, type WeightsFit, withWeightsProbe } from './verify.js';
 
 /**
  * verify runners of the VAE kinds (TEXT_VAE_SPEC §7): `vae_decode` (float image, uint8 image
@@ -56,20 +56,30 @@ function fits(config: VaeConfig, record: ConfigRecord | undefined, kind: string)
   return sameChannels && (kind === 'vae_decode' ? config.hasDecoder : config.hasEncoder);
 }
 
-async function chooseWeights(c: VectorCase, dir: string, o: VerifyRunOptions, overrides: VaeOverrides): Promise<{ path: string; open: () => Promise<TensorSource> }> {
-  if (o.weights) {
+async function vaeFit(c: VectorCase, o: VerifyRunOptions): Promise<WeightsFit> {
+  const caseConfig = describeCaseConfig(c.config, o.index.configs[c.config]);
+  if (!o.weights) return { fits: false, weightsConfig: 'none given', caseConfig };
+  const override = await openVaeWeights(o.weights);
+  if (!override) return { fits: false, weightsConfig: 'a manifest without a vae component', caseConfig };
+  try {
+    const config = openVaeCheckpoint(override, overridesOf(o.index.configs[c.config])).config;
+    const parts = [config.hasEncoder ? 'encoder' : '', config.hasDecoder ? 'decoder' : ''].filter(Boolean).join(' and ');
+    return { fits: fits(config, o.index.configs[c.config], c.kind), weightsConfig: `a VAE (${parts || 'no encoder or decoder'}) of block_out_channels [${config.channels.join(', ')}]`, caseConfig };
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    return { fits: false, weightsConfig: `not a VAE checkpoint (${error.message})`, caseConfig };
+  }
+}
+
+async function chooseWeights(c: VectorCase, dir: string, o: VerifyRunOptions): Promise<{ path: string; open: () => Promise<TensorSource> }> {
+  if (o.weights && (await vaeFit(c, o)).fits) {
     const path = o.weights;
-    const override = await openVaeWeights(path);
-    let ok = false;
-    try {
-      ok = override !== null && fits(openVaeCheckpoint(override, overrides).config, o.index.configs[c.config], c.kind);
-    } catch (error) {
-      if (!(error instanceof CheckpointError)) throw error;
-    }
-    if (ok) return { path, open: async () => (await openVaeWeights(path)) as TensorSource };
+    o.ranOn?.(path);
+    return { path, open: async () => (await openVaeWeights(path)) as TensorSource };
   }
   if (!c.weights) throw new InvalidArgumentError(`${c.name} weights`, 'a weights file in the case or --weights', null);
   const path = join(dir, c.weights);
+  o.ranOn?.(path);
   return { path, open: async () => openSafetensors(await fileSource(path), { unsupported: 'skip' }) };
 }
 
@@ -88,7 +98,7 @@ export function nhwcToNchw(x: Float32Array, batch: number, channels: number, pix
 
 async function loadVae(gpu: Parameters<CaseRunner>[0], c: VectorCase, dir: string, o: VerifyRunOptions): Promise<Vae> {
   const overrides = overridesOf(o.index.configs[c.config]);
-  const weights = await chooseWeights(c, dir, o, overrides);
+  const weights = await chooseWeights(c, dir, o);
   return o.scope.keep(
     `vae|${weights.path}|${o.precision}|${JSON.stringify(overrides)}`,
     async () => Vae.load(gpu.ctx, gpu.cache, await weights.open(), { ...overrides, precision: o.precision }),
@@ -110,7 +120,7 @@ async function collect(dir: string, c: VectorCase, produced: (name: string, t: V
 }
 
 /** `vae_decode`: latent `[1, C, h, w]` in denoiser space → image `[1, 3, H, W]` and `image_u8` `[1, H, W, 3]`. */
-export const runVaeDecodeCase: CaseRunner = async (gpu, c, dir, o) => {
+export const runVaeDecodeCase: CaseRunner = withWeightsProbe(async (gpu, c, dir, o) => {
   const vae = await loadVae(gpu, c, dir, o);
   const latentInfo = vectorInput(c, 'latent');
   const [batch, , latentHeight, latentWidth] = latentInfo.shape as [number, number, number, number];
@@ -129,10 +139,10 @@ export const runVaeDecodeCase: CaseRunner = async (gpu, c, dir, o) => {
     const [b, ch, h, w] = t.shape as [number, number, number, number];
     return nhwcToNchw(await graph.readTap(name), b, ch, h * w);
   });
-};
+}, vaeFit);
 
 /** `vae_encode`: `image_u8` `[1, H, W, 3]` → mean, logvar, latent `[1, C, h, w]`. */
-export const runVaeEncodeCase: CaseRunner = async (gpu, c, dir, o) => {
+export const runVaeEncodeCase: CaseRunner = withWeightsProbe(async (gpu, c, dir, o) => {
   const vae = await loadVae(gpu, c, dir, o);
   const imageInfo = vectorInput(c, 'image_u8');
   const [batch, height, width] = imageInfo.shape as [number, number, number, number];
@@ -151,7 +161,7 @@ export const runVaeEncodeCase: CaseRunner = async (gpu, c, dir, o) => {
     const [b, ch, h, w] = t.shape as [number, number, number, number];
     return nhwcToNchw(await graph.readTap(name), b, ch, h * w);
   });
-};
+}, vaeFit);
 
 export const VAE_CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   vae_decode: runVaeDecodeCase,

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GpuContext } from '../gpu/device.js';
-import { FileFormatError, InvalidArgumentError, MmditError } from '../errors.js';
+import { FileFormatError, InvalidArgumentError, MmditError, WeightsMismatchError } from '../errors.js';
 import type { Precision } from '../shader/contract.js';
 import { PipelineCache } from '../shader/pipeline-cache.js';
 import { createNodeGpu } from './dawn.js';
@@ -68,7 +68,21 @@ export interface VerifyRunOptions {
   readonly index: VectorIndex;
   /** Resources shared by consecutive cases of one run (a loaded model), released at its end. */
   readonly scope: RunScope;
+  /** Runners call this with the weights the case runs on (its own, or `--weights`), for the report. */
+  readonly ranOn?: (weights: string) => void;
 }
+
+/** Whether `--weights` fit a case, with both configurations in words for the error that none fit. */
+export interface WeightsFit {
+  readonly fits: boolean;
+  /** The weights' configuration as the runner derives it (or why it holds none for this kind). */
+  readonly weightsConfig: string;
+  /** `<config name>: <its fields>` of the case. */
+  readonly caseConfig: string;
+}
+
+/** Answers, without GPU work, whether `o.weights` fit case `c` (the fit rule of its runner). */
+export type WeightsProbe = (c: VectorCase, o: VerifyRunOptions) => Promise<WeightsFit>;
 
 /**
  * Holds one resource at a time for the cases of a run (consecutive cases usually share weights):
@@ -96,8 +110,26 @@ export class RunScope {
   }
 }
 
-/** Runs one case; the harness times it, tracks peak GPU bytes and compares what it returns. */
-export type CaseRunner = (gpu: VerifyGpu, c: VectorCase, dir: string, options: VerifyRunOptions) => Promise<CaseRun>;
+/**
+ * Runs one case; the harness times it, tracks peak GPU bytes and compares what it returns. A
+ * runner that takes weights carries the probe of its fit rule (`withWeightsProbe`), so a run with
+ * `--weights` that fit no case stops before any case runs.
+ */
+export interface CaseRunner {
+  (gpu: VerifyGpu, c: VectorCase, dir: string, options: VerifyRunOptions): Promise<CaseRun>;
+  readonly weightsFit?: WeightsProbe;
+}
+
+export function withWeightsProbe(run: (gpu: VerifyGpu, c: VectorCase, dir: string, options: VerifyRunOptions) => Promise<CaseRun>, weightsFit: WeightsProbe): CaseRunner {
+  return Object.assign(run, { weightsFit });
+}
+
+/** A case configuration in words: its name and its scalar and list fields. */
+export function describeCaseConfig(name: string, record: Readonly<Record<string, unknown>> | undefined): string {
+  if (!record) return `${name}: (not in the index's configs)`;
+  const fields = Object.entries(record).filter(([, v]) => typeof v !== 'object' || Array.isArray(v)).map(([k, v]) => `${k} ${JSON.stringify(v)}`);
+  return `${name}: ${fields.join(', ')}`;
+}
 
 const runners = new Map<string, CaseRunner>();
 
@@ -121,10 +153,13 @@ export interface ToleranceReport {
 export interface TensorReport {
   readonly name: string;
   readonly role: 'output' | 'intermediate';
-  readonly maxAbs: number;
-  readonly relL2: number;
+  /** null when the engine's tensor holds NaN or an infinity (JSON has neither). */
+  readonly maxAbs: number | null;
+  readonly relL2: number | null;
   readonly tolerance: ToleranceReport;
   readonly pass: boolean;
+  /** Count of NaN and infinite values the engine produced; present when not 0. */
+  readonly nonFinite?: number;
 }
 
 export interface CaseReport {
@@ -137,6 +172,10 @@ export interface CaseReport {
   readonly tolerance: ToleranceReport | null;
   readonly ms: number;
   readonly peakGpuBytes: number;
+  /** The weights the case ran on: its own file, or `--weights` when they fit it (null: none loaded). */
+  readonly weights: string | null;
+  /** NaN and infinite values over the case's outputs; present when not 0 (then the case fails). */
+  readonly nonFinite?: number;
   readonly tensors: readonly TensorReport[];
   readonly error?: { readonly type: string; readonly message: string };
 }
@@ -216,10 +255,19 @@ export function compareTensors(got: ArrayLike<number>, ref: ArrayLike<number>): 
   return { maxAbs, relL2: ref2 > 0 ? Math.sqrt(diff2 / ref2) : diff2 > 0 ? Infinity : 0, diff2, ref2 };
 }
 
+/** How many values are NaN or infinite. */
+export function countNonFinite(values: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i] as number)) n++;
+  return n;
+}
+
 function judge(check: TensorCheck, precision: Precision): TensorReport {
-  const { maxAbs, relL2 } = compareTensors(check.got, check.expected);
   const relLimit = precision === 'f16' ? Math.max(F16_REL_L2, check.relL2 ?? 0) : check.relL2;
   const tolerance: ToleranceReport = relLimit !== undefined ? { relL2: relLimit } : { maxAbs: check.maxAbs };
+  const nonFinite = countNonFinite(check.got);
+  if (nonFinite > 0) return { name: check.name, role: check.role, maxAbs: null, relL2: null, tolerance, pass: false, nonFinite };
+  const { maxAbs, relL2 } = compareTensors(check.got, check.expected);
   const pass = relLimit !== undefined ? relL2 <= relLimit : maxAbs <= check.maxAbs;
   return { name: check.name, role: check.role, maxAbs, relL2, tolerance, pass };
 }
@@ -252,6 +300,14 @@ export async function runVectorSet(o: VerifyOptions): Promise<VerifyReport> {
   }
   const scope = new RunScope();
   const options: VerifyRunOptions = { precision, weights: o.weights ? resolve(o.weights) : null, index, scope };
+  if (options.weights) {
+    try {
+      await checkWeightsFit(cases, options);
+    } catch (error) {
+      owned?.dispose();
+      throw error;
+    }
+  }
   const a = ctx.adapterInfo;
   log(`adapter: ${a.vendor} / ${a.architecture} (${a.description})${a.isFallbackAdapter ? ' [fallback]' : ''}; precision ${precision}${options.weights ? `; weights ${options.weights}` : ''}`);
   log(`${'case'.padEnd(48)} ${'kind'.padEnd(12)} ${'max-abs'.padStart(9)} ${'rel-L2'.padStart(9)} ${'peak MiB'.padStart(9)} ${'ms'.padStart(8)}  result`);
@@ -263,7 +319,11 @@ export async function runVectorSet(o: VerifyOptions): Promise<VerifyReport> {
       const fmt = (v: number | null) => (v === null ? '-' : v.toExponential(2)).padStart(9);
       log(`${c.name.padEnd(48)} ${c.kind.padEnd(12)} ${fmt(report.maxAbs)} ${fmt(report.relL2)} ${(report.peakGpuBytes / 2 ** 20).toFixed(1).padStart(9)} ${report.ms.toFixed(0).padStart(8)}  ${report.pass ? 'pass' : 'FAIL'}`);
       if (report.error) log(`  ${report.error.type}: ${report.error.message}`);
-      for (const t of report.tensors) if (!t.pass) log(`  ${t.role} ${t.name}: max-abs ${t.maxAbs.toExponential(2)}, rel-L2 ${t.relL2.toExponential(2)} over ${JSON.stringify(t.tolerance)}`);
+      for (const t of report.tensors) {
+        if (t.pass) continue;
+        if (t.nonFinite) log(`  ${t.role} ${t.name}: ${t.nonFinite} non-finite value(s) (NaN or Inf)`);
+        else log(`  ${t.role} ${t.name}: max-abs ${fmt(t.maxAbs)}, rel-L2 ${fmt(t.relL2)} over ${JSON.stringify(t.tolerance)}`);
+      }
     }
   } finally {
     scope.release();
@@ -287,14 +347,44 @@ export async function runVectorSet(o: VerifyOptions): Promise<VerifyReport> {
   return report;
 }
 
-async function runCase(gpu: VerifyGpu, c: VectorCase, dir: string, options: VerifyRunOptions): Promise<CaseReport> {
+/**
+ * With `--weights`, asks the runner of every selected case whether the weights fit it; when none
+ * does, nothing would be verified with them, so the run stops (WeightsMismatchError) naming the
+ * weights' configuration and the cases'. A probe that fails (unreadable weights) does not stop
+ * the run: the cases then report that error themselves.
+ */
+async function checkWeightsFit(cases: readonly VectorCase[], options: VerifyRunOptions): Promise<void> {
+  const weightsConfigs = new Set<string>();
+  const caseConfigs = new Set<string>();
+  for (const c of cases) {
+    const probe = runners.get(c.kind)?.weightsFit;
+    if (!probe) {
+      caseConfigs.add(`${c.config} (${c.kind}: takes no weights)`);
+      continue;
+    }
+    let fit: WeightsFit;
+    try {
+      fit = await probe(c, options);
+    } catch {
+      return;
+    }
+    if (fit.fits) return;
+    weightsConfigs.add(fit.weightsConfig);
+    caseConfigs.add(fit.caseConfig);
+  }
+  throw new WeightsMismatchError(options.weights ?? '', [...weightsConfigs].join(' / ') || 'not read by any case', [...caseConfigs]);
+}
+
+async function runCase(gpu: VerifyGpu, c: VectorCase, dir: string, shared: VerifyRunOptions): Promise<CaseReport> {
+  let weights: string | null = null;
+  const options: VerifyRunOptions = { ...shared, ranOn: (path) => (weights = path) };
   const base = { name: c.name, kind: c.kind, config: c.config };
   const runner = runners.get(c.kind);
   gpu.ctx.memory.resetPeak();
   const t0 = performance.now();
   if (!runner) {
     const error = { type: 'UnsupportedCase', message: `no runner for kind "${c.kind}" (registered: ${registeredKinds().join(', ') || 'none'})` };
-    return { ...base, pass: false, maxAbs: null, relL2: null, tolerance: null, ms: 0, peakGpuBytes: 0, tensors: [], error };
+    return { ...base, pass: false, maxAbs: null, relL2: null, tolerance: null, ms: 0, peakGpuBytes: 0, weights: null, tensors: [], error };
   }
   try {
     const run = await runner(gpu, c, dir, options);
@@ -306,7 +396,9 @@ async function runCase(gpu: VerifyGpu, c: VectorCase, dir: string, options: Veri
     let maxAbs = 0;
     let diff2 = 0;
     let ref2 = 0;
+    let nonFinite = 0;
     for (const t of outputs) {
+      nonFinite += countNonFinite(t.got);
       const r = compareTensors(t.got, t.expected);
       maxAbs = Math.max(maxAbs, r.maxAbs);
       diff2 += r.diff2;
@@ -316,12 +408,15 @@ async function runCase(gpu: VerifyGpu, c: VectorCase, dir: string, options: Veri
     const firstOutput = tensors.find((t) => t.role === 'output');
     return {
       ...base,
-      pass: outputs.length > 0 && missing.length === 0 && tensors.every((t) => t.pass),
-      maxAbs,
-      relL2: ref2 > 0 ? Math.sqrt(diff2 / ref2) : diff2 > 0 ? Infinity : 0,
+      pass: nonFinite === 0 && outputs.length > 0 && missing.length === 0 && tensors.every((t) => t.pass),
+      // JSON has no NaN or Infinity: a non-finite output is reported as null and counted.
+      maxAbs: nonFinite > 0 ? null : maxAbs,
+      relL2: nonFinite > 0 ? null : ref2 > 0 ? Math.sqrt(diff2 / ref2) : diff2 > 0 ? Infinity : 0,
       tolerance: firstOutput?.tolerance ?? null,
       ms,
       peakGpuBytes: gpu.ctx.memory.peakBytes,
+      weights,
+      ...(nonFinite > 0 ? { nonFinite } : {}),
       tensors,
       ...(missing.length > 0 ? { error: { type: 'MissingOutput', message: `the runner produced no ${missing.join(', ')}` } } : {}),
     };
@@ -334,6 +429,7 @@ async function runCase(gpu: VerifyGpu, c: VectorCase, dir: string, options: Veri
       tolerance: null,
       ms: performance.now() - t0,
       peakGpuBytes: gpu.ctx.memory.peakBytes,
+      weights,
       tensors: [],
       error: errorOf(error),
     };

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../src/errors.js';
+import { CheckpointError, WeightsMismatchError } from '../../src/errors.js';
 import { loadDenoiser } from '../../src/models/mmdit/index.js';
 import { canonicalizeMmdit } from '../../src/models/mmdit/keys.js';
 import { convert as convertCheckpoint } from '../../src/weights/convert.js';
@@ -182,6 +182,20 @@ describe('verify command', () => {
     }
   });
 
+  it('--weights that fit no case stop the run before any case, naming both configurations', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmdit-verify-mismatch-'));
+    try {
+      subsetIndex(dir, ['c2_sd35l_qknorm/forward_b2_16x24']);
+      const weights = join(VECTORS, 'c1_sd3m/weights.safetensors');
+      const error = await runVectorSet({ dir, weights, gpu: await testGpu(), log: () => undefined }).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(WeightsMismatchError);
+      expect((error as WeightsMismatchError).weightsConfig).toMatch(/MM-DiT of depth \d+, hidden \d+/);
+      expect((error as WeightsMismatchError).caseConfigs[0]).toMatch(/^c2_sd35l_qknorm: .*qk_norm "rms"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 on bad usage and names the problem', async () => {
     expect(await runVerify([])).toBe(2);
     expect(await runVerify([VECTORS, '--precision', 'f64'])).toBe(2);
@@ -211,7 +225,8 @@ describe('verify command', () => {
       expect(Object.keys(report.adapter).sort()).toEqual(['architecture', 'description', 'isFallbackAdapter', 'vendor']);
       expect(report.cases.map((x) => [x.name, x.kind, x.pass])).toEqual([[name, 'forward', true], ['too-tight', 'forward', false]]);
       const first = report.cases[0]!;
-      expect(Object.keys(first).sort()).toEqual(['config', 'kind', 'maxAbs', 'ms', 'name', 'pass', 'peakGpuBytes', 'relL2', 'tensors', 'tolerance'].sort());
+      expect(Object.keys(first).sort()).toEqual(['config', 'kind', 'maxAbs', 'ms', 'name', 'pass', 'peakGpuBytes', 'relL2', 'tensors', 'tolerance', 'weights'].sort());
+      expect(first.weights).toBe(join(VECTORS, 'c2_sd35l_qknorm/weights.safetensors'));
       expect(first.tolerance).toEqual({ maxAbs: 1e-4 });
       expect(first.tensors[0]).toMatchObject({ name: 'out', role: 'output', pass: true, tolerance: { maxAbs: 1e-4 } });
       expect(first.maxAbs).toBeLessThan(1e-4);
