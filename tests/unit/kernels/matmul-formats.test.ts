@@ -81,3 +81,55 @@ describe('matmul weight formats (dequantised in the loads)', () => {
     }
   });
 });
+
+/**
+ * f16 weights that are mostly subnormal (|w| < 2⁻¹⁴), against activations large enough that the
+ * subnormals decide the result: a decoder that flushes them to zero (as unpack2x16float and f16
+ * arithmetic may) gives outputs near 0 and fails by orders of magnitude.
+ */
+function subnormalHalfWeights(n: number, k: number, seed: number): Uint16Array {
+  const r = randomArray(n * k, seed);
+  const bits = new Uint16Array(n * k);
+  for (let i = 0; i < bits.length; i++) {
+    const v = r[i] as number;
+    // Magnitudes 1..1023 (every subnormal mantissa), one element in 8 the smallest normal (0x0400).
+    const magnitude = i % 8 === 7 ? 0x0400 : 1 + Math.floor(Math.abs(v) * 1022.999);
+    bits[i] = (v < 0 ? 0x8000 : 0) | magnitude;
+  }
+  bits[0] = 0x0001; // 2⁻²⁴, the smallest
+  bits[1] = 0x83ff; // −1023 · 2⁻²⁴, the largest negative subnormal
+  return bits;
+}
+
+describe('matmul f16 weights keep subnormals', () => {
+  // K=64 takes the vec4 kernel on CPU emulation, K=36 its direct path without vec4 loads, and the
+  // tiled kernel (GPU-class caps; the shape of the tiled test above, so its pipeline is reused)
+  // decodes in the shared-memory loads.
+  const cases = [
+    { name: 'vec4 kernel', m: 3, n: 9, k: 64, tiled: false, spec: 'matmul_vec4' },
+    { name: 'direct kernel', m: 3, n: 9, k: 36, tiled: false, spec: 'matmul' },
+    { name: 'tiled kernel', m: 9, n: 20, k: 64, tiled: true, spec: 'matmul' },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.name}: subnormal f16 weights (M=${c.m}, N=${c.n}, K=${c.k}) decode exactly`, async () => {
+      const gpu = await testGpu();
+      const bits = subnormalHalfWeights(c.n, c.k, 11 + c.k);
+      const values = decodeHalf(bits);
+      const x = randomArray(c.m * c.k, 5).map((v) => v * 1000);
+      const reference = matmulRef(Float64Array, x, values, c.m, c.n, c.k);
+      // The subnormals matter: flushing them moves the reference far past the tolerance.
+      const flushed = matmulRef(Float64Array, x, values.map((v) => (Math.abs(v) < 2 ** -14 ? 0 : v)), c.m, c.n, c.k);
+      let moved = 0;
+      for (let i = 0; i < reference.length; i++) moved = Math.max(moved, Math.abs((reference[i] as number) - (flushed[i] as number)) / (TOL.atol + TOL.rtol * Math.abs(reference[i] as number)));
+      expect(moved).toBeGreaterThan(100);
+
+      const t = uploadWeight(gpu, 'w', [c.n, c.k], 'f16', new Uint8Array(bits.buffer));
+      const caps = c.tiled ? { ...gpu.ctx.caps, isFallbackAdapter: false } : gpu.ctx.caps;
+      const probe = new GraphBuilder(caps, 'f32');
+      linear(probe, probe.input('x', [c.m, c.k]), t);
+      expect(probe.ops[0]?.spec.name).toBe(c.spec);
+      const out = await runGraph(gpu, `matmul f16 subnormal ${c.name}`, (b) => void b.output('y', linear(b, b.input('x', [c.m, c.k]), t)), { x }, 'f32', caps);
+      expectClose(out.y!, reference, TOL, `f16 subnormal weights, ${c.name}`);
+    });
+  }
+});
