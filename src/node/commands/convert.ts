@@ -5,6 +5,7 @@ import { convert, type ConvertResult, type TensorReport } from '../../weights/co
 import { COMPONENTS, type ComponentName, type ModelManifest, VARIANTS, type WeightsVariant } from '../../weights/manifest.js';
 import { type AssembledInputs, assembleInputs, mmditKind, parseInputSpec } from '../canonical-components.js';
 import { MANIFEST_FILE } from '../weights-source.js';
+import { parseCommand } from '../args.js';
 
 export const CONVERT_USAGE = `usage: convert <input…> --out <dir> [--quant f16|int8|int4|f32] [--model <id>] [--shard-mb <N>]
                [--components mmdit,clip_l,clip_g,t5,vae] [--tokenizers <dir>] [--kind <family>] [--license <text>]
@@ -169,67 +170,43 @@ async function copyTokenizers(o: ConvertCommandOptions, present: { readonly [C i
   return found;
 }
 
+const OPTIONS = {
+  out: { type: 'string' },
+  quant: { type: 'string' },
+  model: { type: 'string' },
+  kind: { type: 'string' },
+  license: { type: 'string' },
+  tokenizers: { type: 'string' },
+  'shard-mb': { type: 'string' },
+  components: { type: 'string' },
+} as const;
+
 function parse(argv: readonly string[]): ConvertCommandOptions | 'help' {
-  const inputs: string[] = [];
-  let out: string | null = null;
-  let quant: WeightsVariant = 'f16';
+  const args = parseCommand(argv, OPTIONS, true);
+  if (args === 'help') return 'help';
+  const v = args.values;
+  const quant = v.quant ?? 'f16';
+  if (!(VARIANTS as readonly string[]).includes(quant)) throw new InvalidArgumentError('--quant', VARIANTS.join(', '), quant);
   const extra: { model?: string; kind?: string; license?: string; shardBytes?: number; components?: ComponentName[]; tokenizers?: string } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, null];
-    const value = (): string => {
-      if (inline !== null) return inline;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new InvalidArgumentError(flag, 'a value after the flag', 'nothing');
-      return v;
-    };
-    switch (flag) {
-      case '--help':
-      case '-h':
-        return 'help';
-      case '--out':
-        out = value();
-        break;
-      case '--quant': {
-        const q = value();
-        if (!(VARIANTS as readonly string[]).includes(q)) throw new InvalidArgumentError('--quant', VARIANTS.join(', '), q);
-        quant = q as WeightsVariant;
-        break;
-      }
-      case '--model':
-        extra.model = value();
-        break;
-      case '--kind':
-        extra.kind = value();
-        break;
-      case '--license':
-        extra.license = value();
-        break;
-      case '--tokenizers':
-        extra.tokenizers = value();
-        break;
-      case '--shard-mb': {
-        const text = value();
-        const mb = Number(text);
-        if (!Number.isInteger(mb) || mb < 1 || mb > 1024) throw new InvalidArgumentError('--shard-mb', 'an integer from 1 to 1024', text);
-        extra.shardBytes = mb * MIB;
-        break;
-      }
-      case '--components': {
-        const list = value().split(',').map((c) => c.trim()).filter(Boolean);
-        const bad = list.find((c) => !(COMPONENTS as readonly string[]).includes(c));
-        if (bad !== undefined || list.length === 0) throw new InvalidArgumentError('--components', COMPONENTS.join(', '), bad ?? '');
-        extra.components = list as ComponentName[];
-        break;
-      }
-      default:
-        if (arg.startsWith('-')) throw new InvalidArgumentError('flag', '--out, --quant, --model, --shard-mb, --components, --tokenizers, --kind, --license', arg);
-        inputs.push(arg);
-    }
+  if (v.model !== undefined) extra.model = v.model;
+  if (v.kind !== undefined) extra.kind = v.kind;
+  if (v.license !== undefined) extra.license = v.license;
+  if (v.tokenizers !== undefined) extra.tokenizers = v.tokenizers;
+  if (v['shard-mb'] !== undefined) {
+    const mb = Number(v['shard-mb']);
+    if (!Number.isInteger(mb) || mb < 1 || mb > 1024) throw new InvalidArgumentError('--shard-mb', 'an integer from 1 to 1024', v['shard-mb']);
+    extra.shardBytes = mb * MIB;
   }
+  if (v.components !== undefined) {
+    const list = v.components.split(',').map((c) => c.trim()).filter(Boolean);
+    const bad = list.find((c) => !(COMPONENTS as readonly string[]).includes(c));
+    if (bad !== undefined || list.length === 0) throw new InvalidArgumentError('--components', COMPONENTS.join(', '), bad ?? '');
+    extra.components = list as ComponentName[];
+  }
+  const inputs = args.positionals;
   if (inputs.length === 0) throw new InvalidArgumentError('inputs', 'at least one checkpoint file or folder', 'nothing');
-  if (out === null) throw new InvalidArgumentError('--out', 'an output folder', 'nothing');
-  return { inputs, out, quant, ...extra };
+  if (v.out === undefined) throw new InvalidArgumentError('--out', 'an output folder', 'nothing');
+  return { inputs, out: v.out, quant: quant as WeightsVariant, ...extra };
 }
 
 /** `convert <input…> --out <dir> [--quant …]` → exit status (0 written, 1 rejected, 2 usage). */

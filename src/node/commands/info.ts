@@ -1,9 +1,25 @@
 import { GpuContext } from '../../gpu/device.js';
 import { createNodeGpu } from '../dawn.js';
+import { parseCommand } from '../args.js';
 
 /** `mmdit-webgpu info`: the adapter, its features and the limits the engine would use. */
+export const INFO_USAGE = `usage: info [--json]
+Shows the WebGPU adapter, its features and the limits the engine uses.
+Exit status: 0 shown, 1 no adapter, 2 bad usage.`;
+
 export async function runInfo(argv: readonly string[]): Promise<number> {
-  const json = argv.includes('--json');
+  let json: boolean;
+  try {
+    const args = parseCommand(argv, { json: { type: 'boolean' } });
+    if (args === 'help') {
+      console.log(INFO_USAGE);
+      return 0;
+    }
+    json = args.values.json === true;
+  } catch (error) {
+    console.error(`info: ${(error as Error).message}\n${INFO_USAGE}`);
+    return 2;
+  }
   const node = createNodeGpu();
   const ctx = await GpuContext.acquire({ gpu: node.gpu });
   try {

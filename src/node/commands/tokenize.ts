@@ -2,10 +2,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FileFormatError, MmditError } from '../../errors.js';
 import { createSd3Tokenizer, type Sd3Tokenizer } from '../../text/index.js';
+import { parseCommand, required } from '../args.js';
 
 const USAGE = 'usage: mmdit-webgpu tokenize --input <prompts.json> --json <out.json> [--tokenizers <dir>]';
-const FLAGS = ['--input', '--json', '--tokenizers'] as const;
-type Flag = (typeof FLAGS)[number];
+const OPTIONS = { input: { type: 'string' }, json: { type: 'string' }, tokenizers: { type: 'string' } } as const;
 
 /** The vocabularies' folder: `--tokenizers`, else `$MMDIT_SHARED/tokenizers`, else `../shared/tokenizers`. */
 export function defaultTokenizersDir(): string {
@@ -62,42 +62,31 @@ function parsePrompts(json: string, file: string): Prompt[] {
   });
 }
 
-function parseArgs(argv: readonly string[]): Partial<Record<Flag, string>> | string {
-  const out: Partial<Record<Flag, string>> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!(FLAGS as readonly string[]).includes(name)) return `unknown argument "${arg}"`;
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === '') return `${name} needs a value`;
-    out[name as Flag] = value;
-  }
-  if (out['--input'] === undefined) return '--input <prompts.json> is required';
-  if (out['--json'] === undefined) return '--json <out.json> is required';
-  return out;
-}
-
 /**
  * `mmdit-webgpu tokenize --input <prompts.json> --json <out.json> [--tokenizers <dir>]`: ids for
  * a list of `{id, text}` in both conventions, in the layout of the shared `expected.json`.
  * Exit codes: 0 done, 1 unreadable or malformed file, 2 bad usage.
  */
 export async function runTokenize(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(USAGE);
-    return 0;
-  }
-  const args = parseArgs(argv);
-  if (typeof args === 'string') {
-    console.error(`tokenize: ${args}\n${USAGE}`);
+  let input: string;
+  let output: string;
+  let tokenizers: string | undefined;
+  try {
+    const args = parseCommand(argv, OPTIONS);
+    if (args === 'help') {
+      console.log(USAGE);
+      return 0;
+    }
+    input = required(args.values.input, '--input', 'a prompts.json file');
+    output = required(args.values.json, '--json', 'an output .json file');
+    tokenizers = args.values.tokenizers;
+  } catch (e) {
+    console.error(`tokenize: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  const input = args['--input'] ?? '';
-  const output = args['--json'] ?? '';
   try {
     const [tokenizer, prompts] = await Promise.all([
-      loadSd3Tokenizer(args['--tokenizers'] ?? defaultTokenizersDir()),
+      loadSd3Tokenizer(tokenizers ?? defaultTokenizersDir()),
       readText(input).then((text) => parsePrompts(text, input)),
     ]);
     const lines = prompts.map((p) => {

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '../../errors.js';
 import type { Precision } from '../../shader/contract.js';
+import { parseCommand } from '../args.js';
 import { type CaseRunner, registerCaseRunner, registeredKinds, runVectorSet, vectorDir } from '../verify.js';
 
 export const VERIFY_USAGE = `usage: verify <vectors dir> [--json <report.json>] [--precision f32|f16]
@@ -32,49 +33,25 @@ interface VerifyArgs {
   readonly only: readonly string[];
 }
 
+const OPTIONS = {
+  json: { type: 'string' },
+  precision: { type: 'string' },
+  dtype: { type: 'string' },
+  weights: { type: 'string' },
+  only: { type: 'string' },
+} as const;
+
 function parse(argv: readonly string[]): VerifyArgs | 'help' {
-  let dir: string | null = null;
-  let json: string | null = null;
-  let precision: Precision = 'f32';
-  let weights: string | null = null;
-  let only: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new InvalidArgumentError(arg, 'a value after the flag', 'nothing');
-      return v;
-    };
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, null];
-    const take = () => inline ?? value();
-    switch (flag) {
-      case '--help':
-      case '-h':
-        return 'help';
-      case '--json':
-        json = take();
-        break;
-      case '--precision':
-      case '--dtype': {
-        const p = take();
-        if (p !== 'f32' && p !== 'f16') throw new InvalidArgumentError('--precision', 'f32 or f16', p);
-        precision = p;
-        break;
-      }
-      case '--weights':
-        weights = take();
-        break;
-      case '--only':
-        only = take().split(',').map((k) => k.trim()).filter(Boolean);
-        break;
-      default:
-        if (arg.startsWith('-')) throw new InvalidArgumentError('flag', '--json, --precision, --weights, --only', arg);
-        if (dir !== null) throw new InvalidArgumentError('arguments', 'one vectors directory', arg);
-        dir = arg;
-    }
-  }
-  if (dir === null) throw new InvalidArgumentError('vectors directory', 'a folder holding index.json', 'nothing');
-  return { dir: vectorDir(dir), json, precision, weights, only };
+  const args = parseCommand(argv, OPTIONS, true);
+  if (args === 'help') return 'help';
+  const v = args.values;
+  const precision = v.precision ?? v.dtype ?? 'f32';
+  if (precision !== 'f32' && precision !== 'f16') throw new InvalidArgumentError('--precision', 'f32 or f16', precision);
+  if (args.positionals.length > 1) throw new InvalidArgumentError('arguments', 'one vectors directory', args.positionals.join(' '));
+  const dir = args.positionals[0];
+  if (dir === undefined) throw new InvalidArgumentError('vectors directory', 'a folder holding index.json', 'nothing');
+  const only = (v.only ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  return { dir: vectorDir(dir), json: v.json ?? null, precision, weights: v.weights ?? null, only };
 }
 
 /** `verify <dir> [--json <report>] [--precision f32|f16] [--weights <file>] [--only <kinds>]` → exit status. */
