@@ -28,3 +28,10 @@ export class EvalUsageError extends MmditError {
     super('EVAL_USAGE', message);
   }
 }
+
+/** The evaluation cannot get its pictures: no engine entry point, or a picture file missing. */
+export class EvalSourceError extends MmditError {
+  constructor(message: string) {
+    super('EVAL_SOURCE', message);
+  }
+}
