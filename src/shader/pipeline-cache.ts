@@ -12,6 +12,8 @@ export interface CompiledKernel {
 interface ModuleEntry {
   readonly module: GPUShaderModule;
   readonly files: readonly { file: string; firstLine: number; lines: number }[];
+  /** The validation scope around createShaderModule (an invalid module must not lose the device). */
+  readonly validation: Promise<GPUError | null>;
   checked?: Promise<void>;
 }
 
@@ -84,16 +86,25 @@ export class PipelineCache {
       line += lines;
     }
     const code = parts.map((p) => p.code).join('\n');
-    const module = this.ctx.device.createShaderModule({ label: `${name}/${precision}`, code });
-    const entry: ModuleEntry = { module, files: layoutOfFiles };
+    // Scoped, so that a module with errors is reported as a ShaderCompilationError by `check`
+    // instead of reaching the device as an uncaptured error (which would end the context).
+    const device = this.ctx.device;
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ label: `${name}/${precision}`, code });
+    const validation = device.popErrorScope().catch(() => null);
+    const entry: ModuleEntry = { module, files: layoutOfFiles, validation };
     this.modules.set(moduleKey, entry);
     return entry;
   }
 
   private async check(entry: ModuleEntry, name: string, key: string): Promise<void> {
     const info = await entry.module.getCompilationInfo();
+    const validation = await entry.validation;
     const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length === 0) return;
+    if (errors.length === 0) {
+      if (validation) throw new ShaderCompilationError(name, key, [{ file: name, line: 0, text: validation.message }]);
+      return;
+    }
     const messages: ShaderMessage[] = errors.map((m) => {
       const where = entry.files.find((f) => m.lineNum >= f.firstLine && m.lineNum < f.firstLine + f.lines);
       return where
