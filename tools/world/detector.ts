@@ -6,7 +6,8 @@
  * 2. foreground = pixels nearer some colour prototype than the background;
  * 3. 4-connected components of the foreground, dropping specks;
  * 4. colour = the majority prototype over the component's eroded core; a component whose core holds
- *    two colours in strength is split between them;
+ *    two colours in strength is split between them, and one that fits no template well is tried as
+ *    touching objects of one colour (split where erosion separates it);
  * 5. shape = the best IoU between the component's pixels (tested against its own colour only: black
  *    edges on grey fall nearer other prototypes) and the four templates rendered the same way as the
  *    world, searched over centres ±0.5 px in steps of 0.5 and radii r + {−0.5, 0, 0.5, 1} around the box
@@ -289,6 +290,122 @@ function maskIou(own: Uint8Array, counts: Uint8Array): number {
   return union === 0 ? 0 : inter / union;
 }
 
+/** What detect() shares with the per-candidate fits: the image, its background and its components. */
+interface Scan {
+  R: Float32Array;
+  G: Float32Array;
+  B: Float32Array;
+  w: number;
+  h: number;
+  bg: [number, number, number];
+  compOf: Int32Array;
+  minArea: number;
+}
+
+/**
+ * Fits a candidate (pixels of one component, one colour): its pixels nearer the colour than the
+ * background (tested against its own colour only), their window, coverage and best template.
+ */
+function fitCandidate(scan: Scan, pixels: readonly number[], colour: number): { fit: Fit | null; own: number[] } {
+  const { R, G, B, w, h, bg, compOf } = scan;
+  const proto = PROTOTYPES[colour]!;
+  let bx0 = w, by0 = h, bx1 = 0, by1 = 0;
+  const ownPixels: number[] = [];
+  for (const p of pixels) {
+    if (!(dist2(R[p]!, G[p]!, B[p]!, proto) < dist2(R[p]!, G[p]!, B[p]!, bg))) continue;
+    ownPixels.push(p);
+    const x = p % w;
+    const y = (p - x) / w;
+    if (x < bx0) bx0 = x;
+    if (y < by0) by0 = y;
+    if (x + 1 > bx1) bx1 = x + 1;
+    if (y + 1 > by1) by1 = y + 1;
+  }
+  if (ownPixels.length < scan.minArea) return { fit: null, own: ownPixels };
+  // The window: the box with room for the searched radii and centres.
+  const pad = 3;
+  const x0 = Math.max(0, bx0 - pad);
+  const y0 = Math.max(0, by0 - pad);
+  const ww = Math.min(w, bx1 + pad) - x0;
+  const wh = Math.min(h, by1 + pad) - y0;
+  const own = new Uint8Array(ww * wh);
+  const cover = new Float32Array(ww * wh);
+  const mine = new Uint8Array(ww * wh);
+  for (const p of pixels) {
+    const x = p % w;
+    const y = (p - x) / w;
+    mine[(y - y0) * ww + (x - x0)] = 1;
+  }
+  for (const p of ownPixels) {
+    const x = p % w;
+    const y = (p - x) / w;
+    own[(y - y0) * ww + (x - x0)] = 1;
+  }
+  // Coverage: the pixel's position on the line from the background to the colour, for the
+  // candidate's pixels and the background pixels around it (other candidates' pixels count 0).
+  const ex = proto[0] - bg[0];
+  const ey = proto[1] - bg[1];
+  const ez = proto[2] - bg[2];
+  const e2 = ex * ex + ey * ey + ez * ez;
+  for (let y = 0; y < wh; y++) {
+    for (let x = 0; x < ww; x++) {
+      const q = y * ww + x;
+      const p = (y0 + y) * w + (x0 + x);
+      if (!mine[q] && compOf[p] !== -1) continue;
+      const a = ((R[p]! - bg[0]) * ex + (G[p]! - bg[1]) * ey + (B[p]! - bg[2]) * ez) / e2;
+      cover[q] = a < 0.05 ? 0 : a > 1 ? 1 : a;
+    }
+  }
+  return { fit: fitShape({ x0, y0, w: ww, h: wh, own, cover }), own: ownPixels };
+}
+
+/** Below this IoU a candidate is tried as two or more touching objects of one colour. */
+const SPLIT_BELOW_IOU = 0.8;
+const MAX_EROSIONS = 4;
+
+/**
+ * Splits pixels where erosion separates them (two touching objects of one colour): erodes until the
+ * core falls apart into pieces of a useful size, then grows the pieces back over the pixels.
+ */
+function splitByErosion(pixels: readonly number[], w: number, h: number, minArea: number): number[][] | null {
+  let mask = new Uint8Array(w * h);
+  for (const p of pixels) mask[p] = 1;
+  for (let e = 0; e < MAX_EROSIONS; e++) {
+    const next = new Uint8Array(w * h);
+    for (const p of pixels) {
+      const x = p % w;
+      const y = (p - x) / w;
+      if (mask[p] && x > 0 && x < w - 1 && y > 0 && y < h - 1 && mask[p - 1] && mask[p + 1] && mask[p - w] && mask[p + w]) next[p] = 1;
+    }
+    mask = next;
+    const seeds = components(mask, w, h).filter((c) => c.length >= Math.max(3, minArea / 4));
+    if (seeds.length === 0) return null;
+    if (seeds.length < 2) continue;
+    // Grow the seeds back breadth-first inside the original pixels.
+    const owner = new Int32Array(w * h).fill(-1);
+    const inside = new Uint8Array(w * h);
+    for (const p of pixels) inside[p] = 1;
+    let frontier: number[] = [];
+    seeds.forEach((c, k) => {
+      for (const p of c) (owner[p] = k), frontier.push(p);
+    });
+    while (frontier.length) {
+      const next2: number[] = [];
+      for (const p of frontier) {
+        const x = p % w;
+        for (const q of [x > 0 ? p - 1 : -1, x < w - 1 ? p + 1 : -1, p - w, p + w]) {
+          if (q >= 0 && q < w * h && inside[q] && owner[q] === -1) (owner[q] = owner[p]!), next2.push(q);
+        }
+      }
+      frontier = next2;
+    }
+    const parts: number[][] = seeds.map(() => []);
+    for (const p of pixels) if (owner[p]! >= 0) parts[owner[p]!]!.push(p);
+    return parts;
+  }
+  return null;
+}
+
 /** Detects the world's objects in an image, most confident first. */
 export function detect(img: ImageBytes, options: DetectorOptions = {}): Detection[] {
   const [R, G, B] = planes(img);
@@ -313,74 +430,43 @@ export function detect(img: ImageBytes, options: DetectorOptions = {}): Detectio
     label[p] = bestC;
     fg[p] = bestD < dist2(r, g, b, bg) ? 1 : 0;
   }
-  const detections: Detection[] = [];
   const comps = components(fg, w, h);
   // Which component each pixel belongs to (−1: background).
   const compOf = new Int32Array(n).fill(-1);
   comps.forEach((pixels, id) => {
     for (const p of pixels) compOf[p] = id;
   });
+  const scan: Scan = { R, G, B, w, h, bg, compOf, minArea };
+  const fits: { fit: Fit; colour: number }[] = [];
   for (let compId = 0; compId < comps.length; compId++) {
     const comp = comps[compId]!;
     if (comp.length < minArea) continue;
     for (const cand of colourCandidates(comp, label, w, h, minArea)) {
-      const inCand = new Set(cand.pixels);
-      const proto = PROTOTYPES[cand.colour]!;
-      // The component's own pixels, tested against its colour and the background only.
-      let bx0 = w, by0 = h, bx1 = 0, by1 = 0;
-      const ownPixels: number[] = [];
-      for (const p of cand.pixels) {
-        if (!(dist2(R[p]!, G[p]!, B[p]!, proto) < dist2(R[p]!, G[p]!, B[p]!, bg))) continue;
-        ownPixels.push(p);
-        const x = p % w;
-        const y = (p - x) / w;
-        if (x < bx0) bx0 = x;
-        if (y < by0) by0 = y;
-        if (x + 1 > bx1) bx1 = x + 1;
-        if (y + 1 > by1) by1 = y + 1;
+      const { fit, own } = fitCandidate(scan, cand.pixels, cand.colour);
+      if (fit !== null && fit.iou >= SPLIT_BELOW_IOU) {
+        fits.push({ fit, colour: cand.colour });
+        continue;
       }
-      if (ownPixels.length < minArea) continue;
-      // The window: the box with room for the searched radii and centres.
-      const pad = 3;
-      const x0 = Math.max(0, bx0 - pad);
-      const y0 = Math.max(0, by0 - pad);
-      const ww = Math.min(w, bx1 + pad) - x0;
-      const wh = Math.min(h, by1 + pad) - y0;
-      const own = new Uint8Array(ww * wh);
-      const cover = new Float32Array(ww * wh);
-      for (const p of ownPixels) {
-        const x = p % w;
-        const y = (p - x) / w;
-        own[(y - y0) * ww + (x - x0)] = 1;
+      // A poor fit may be two objects of one colour that touch: keep the split when its parts fit better.
+      const parts = own.length >= 2 * minArea ? splitByErosion(own, w, h, minArea) : null;
+      const partFits = parts?.map((part) => fitCandidate(scan, part, cand.colour).fit) ?? [];
+      const mean = partFits.reduce((s, f) => s + (f?.iou ?? 0), 0) / Math.max(1, partFits.length);
+      if (partFits.length >= 2 && partFits.every((f) => f !== null && f.iou >= minIou) && mean > (fit?.iou ?? 0)) {
+        for (const f of partFits) fits.push({ fit: f!, colour: cand.colour });
+      } else if (fit !== null && fit.iou >= minIou) {
+        fits.push({ fit, colour: cand.colour });
       }
-      // Coverage: the pixel's position on the line from the background to the colour, for the
-      // component's pixels and the background pixels around it (other components' pixels count 0).
-      const ex = proto[0] - bg[0];
-      const ey = proto[1] - bg[1];
-      const ez = proto[2] - bg[2];
-      const e2 = ex * ex + ey * ey + ez * ez;
-      for (let y = 0; y < wh; y++) {
-        for (let x = 0; x < ww; x++) {
-          const p = (y0 + y) * w + (x0 + x);
-          const c = compOf[p]!;
-          if (c !== compId && c !== -1) continue;
-          if (c === compId && !inCand.has(p)) continue;
-          const a = ((R[p]! - bg[0]) * ex + (G[p]! - bg[1]) * ey + (B[p]! - bg[2]) * ez) / e2;
-          cover[y * ww + x] = a < 0.05 ? 0 : a > 1 ? 1 : a;
-        }
-      }
-      const fit = fitShape({ x0, y0, w: ww, h: wh, own, cover });
-      if (fit === null || fit.iou < minIou) continue;
-      detections.push({
-        shape: fit.shape,
-        colour: COLOURS[cand.colour]!,
-        box: [fit.cx - fit.r, fit.cy - fit.r, fit.cx + fit.r, fit.cy + fit.r],
-        confidence: fit.iou,
-        cx: fit.cx,
-        cy: fit.cy,
-        r: fit.r,
-      });
     }
   }
-  return detections.sort((a, b) => b.confidence - a.confidence);
+  return fits
+    .map(({ fit, colour }) => ({
+      shape: fit.shape,
+      colour: COLOURS[colour]!,
+      box: [fit.cx - fit.r, fit.cy - fit.r, fit.cx + fit.r, fit.cy + fit.r] as [number, number, number, number],
+      confidence: fit.iou,
+      cx: fit.cx,
+      cy: fit.cy,
+      r: fit.r,
+    }))
+    .sort((a, b) => b.confidence - a.confidence);
 }

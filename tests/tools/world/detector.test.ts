@@ -64,6 +64,28 @@ describe('detector on ground-truth renders', () => {
     expect(dets.map((d) => `${d.colour} ${d.shape}`).sort()).toEqual(['blue square', 'red square']);
   });
 
+  it('splits touching objects of one colour', () => {
+    const pairs: Scene['objects'][] = [
+      [
+        { shape: 'square', colour: 'red', cx: 24, cy: 32, r: 8 },
+        { shape: 'square', colour: 'red', cx: 40.5, cy: 36, r: 8 },
+      ],
+      [
+        { shape: 'circle', colour: 'blue', cx: 22, cy: 32, r: 9 },
+        { shape: 'circle', colour: 'blue', cx: 40, cy: 30, r: 9 },
+      ],
+      [
+        { shape: 'circle', colour: 'green', cx: 22, cy: 32, r: 7 },
+        { shape: 'triangle', colour: 'green', cx: 36, cy: 32, r: 7 },
+      ],
+    ];
+    for (const objects of pairs) {
+      const dets = detect(image({ bg: [160, 160, 160], objects }));
+      expect(dets.map((d) => `${d.colour} ${d.shape}`).sort()).toEqual(objects.map((o) => `${o.colour} ${o.shape}`).sort());
+      for (const o of objects) expect(dets.some((d) => Math.hypot(d.cx - o.cx, d.cy - o.cy) < 0.75)).toBe(true);
+    }
+  });
+
   it('finds nothing in an empty picture, and rejects specks and shapeless blobs', () => {
     expect(detect(image({ bg: [150, 150, 150], objects: [] }))).toEqual([]);
     const data = renderScene({ bg: [150, 150, 150], objects: [] });
