@@ -1,4 +1,5 @@
 import { GpuContext, httpSource, loadDenoiser, MmditError, openSafetensors, PipelineCache, readTensor, runSelfCheck } from '../src/index.js';
+import { compareTensors } from '../src/tensor/compare.js';
 
 interface VectorTensor { readonly file: string; readonly shape: readonly number[] }
 interface VectorCase {
@@ -21,7 +22,7 @@ async function floats(base: URL, t: VectorTensor): Promise<Float32Array> {
  * optionally `&case=<name>`) in this page: weights streamed with HTTP range reads, one forward on
  * the GPU, max-abs error against the stored output.
  */
-async function runVectorCase(ctx: GpuContext, cache: PipelineCache, folder: string, only: string | null): Promise<{ name: string; maxAbs: number; tolerance: number; ms: number }> {
+async function runVectorCase(ctx: GpuContext, cache: PipelineCache, folder: string, only: string | null): Promise<{ name: string; maxAbs: number; tolerance: number; pass: boolean; ms: number }> {
   const base = new URL(folder.endsWith('/') ? folder : folder + '/', location.href);
   const index = (await (await fetch(new URL('index.json', base))).json()) as { cases: VectorCase[] };
   const c = index.cases.find((k) => k.kind === 'forward' && (only === null || k.name === only));
@@ -38,9 +39,8 @@ async function runVectorCase(ctx: GpuContext, cache: PipelineCache, folder: stri
     graph.forward(0);
     const got = await readTensor(ctx, graph.output);
     const expected = await floats(base, Object.values(c.outputs)[0]!);
-    let maxAbs = 0;
-    for (let i = 0; i < expected.length; i++) maxAbs = Math.max(maxAbs, Math.abs((got[i] ?? NaN) - (expected[i] as number)) || (Number.isNaN(got[i]) ? Infinity : 0));
-    return { name: c.name, maxAbs, tolerance: c.tolerance.maxAbs, ms: performance.now() - start };
+    const { maxAbs, pass } = compareTensors(got, expected, { atol: c.tolerance.maxAbs });
+    return { name: c.name, maxAbs, tolerance: c.tolerance.maxAbs, pass, ms: performance.now() - start };
   } finally {
     denoiser.dispose();
   }
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       const vectors = params.get('vectors');
       if (vectors) {
         const r = await runVectorCase(ctx, cache, vectors, params.get('case'));
-        const ok = r.maxAbs <= r.tolerance;
+        const ok = r.pass;
         row([`denoiser ${r.name}`, ok ? 'pass' : 'FAIL', `${r.maxAbs.toExponential(2)} (≤ ${r.tolerance})`, r.ms.toFixed(0)], ok ? 'pass' : 'fail');
         pass &&= ok;
       }

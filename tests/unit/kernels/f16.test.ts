@@ -8,17 +8,10 @@ import type { GraphBuilder, Value } from '../../../src/graph/builder.js';
 import { randomArray } from '../../reference/random.js';
 import { testGpu } from '../../setup/gpu.js';
 import { f32Weight, runGraph, uploadWeight } from '../../setup/run-graph.js';
+import { compareTensors } from '../../reference/compare.js';
 
 /** Relative L2 of got against ref (the f16 acceptance measure, ISSUE_NOTES.md: ≤ 1e-2). */
-function relL2(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += ((got[i] as number) - (ref[i] as number)) ** 2;
-    den += (ref[i] as number) ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+const relL2 = (got: ArrayLike<number>, ref: ArrayLike<number>): number => compareTensors(got, ref).relL2;
 
 /**
  * f16 compute runs only where the adapter has shader-f16. Where it has not, each test says so
