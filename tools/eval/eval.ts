@@ -15,76 +15,39 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { MmditError } from '../../src/errors.js';
 import { EvalUsageError } from '../world/errors.js';
 import { evaluationSet, validationSet } from '../world/eval-set.js';
 import { engineSource, folderSource, groundTruthSource, type ImageSource } from './generators.js';
+import { HELP, parseEvalArgs } from './args.js';
 import { formatReport, reportJson, runEvaluation } from './run.js';
 
-const HELP = `usage: npm run eval -- [--json file] [--validation] [--guidance-scale x] [--shift x] [--steps n]
-                     [--model id|path] [--gt | --images dir] [--out-dir dir] [--save-images] [--slots n] [--cache-dir dir]`;
-
-function number(name: string, v: string | undefined, check: (x: number) => boolean, allowed: string): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || !check(x)) throw new EvalUsageError(`--${name} must be ${allowed}, got "${v}"`);
-  return x;
-}
-
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv.filter((a, i) => !(a === '--' && i === 0)),
-    options: {
-      json: { type: 'string' },
-      validation: { type: 'boolean', default: false },
-      'guidance-scale': { type: 'string' },
-      shift: { type: 'string' },
-      steps: { type: 'string' },
-      model: { type: 'string' },
-      gt: { type: 'boolean', default: false },
-      images: { type: 'string' },
-      'out-dir': { type: 'string' },
-      'save-images': { type: 'boolean', default: false },
-      slots: { type: 'string' },
-      'cache-dir': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
+  const a = parseEvalArgs(argv);
+  if (a.help) {
     console.log(HELP);
     return 0;
   }
-  const guidanceScale = number('guidance-scale', values['guidance-scale'], (x) => x >= 0, 'a number ≥ 0');
-  const shift = number('shift', values.shift, (x) => x > 0, 'a number > 0');
-  const steps = number('steps', values.steps, (x) => Number.isInteger(x) && x >= 1 && x <= 200, 'an integer in 1–200');
-  const slotsPer = number('slots', values.slots, (x) => Number.isInteger(x) && x >= 1 && x <= 96, 'an integer in 1–96');
-  if (values.gt && values.images !== undefined) throw new EvalUsageError('--gt and --images are two different sources of pictures; give one');
-  if ((values.gt || values.images !== undefined) && (guidanceScale !== undefined || shift !== undefined || steps !== undefined || values.model !== undefined)) {
-    throw new EvalUsageError('--guidance-scale, --shift, --steps and --model apply to generated pictures, not to --gt or --images');
-  }
-  const slots = values.validation ? validationSet(slotsPer) : evaluationSet(slotsPer);
-  const outDir = resolve(values['out-dir'] ?? mkdtempSync(join(tmpdir(), 'mmdit-eval-')));
+  const slots = a.validation ? validationSet(a.slots) : evaluationSet(a.slots);
+  const outDir = resolve(a.outDir ?? mkdtempSync(join(tmpdir(), 'mmdit-eval-')));
   let source: ImageSource;
-  if (values.gt) source = groundTruthSource();
-  else if (values.images !== undefined) source = folderSource(resolve(values.images));
+  if (a.source === 'gt') source = groundTruthSource();
+  else if (a.source === 'images') source = folderSource(resolve(a.images!));
   else {
     source = await engineSource({
-      ...(values.model !== undefined ? { model: values.model } : {}),
-      ...(guidanceScale !== undefined ? { guidanceScale } : {}),
-      ...(shift !== undefined ? { shift } : {}),
-      ...(steps !== undefined ? { numInferenceSteps: steps } : {}),
-      ...(values['cache-dir'] !== undefined ? { cacheDir: values['cache-dir'] } : {}),
+      ...(a.model !== undefined ? { model: a.model } : {}),
+      ...(a.guidanceScale !== undefined ? { guidanceScale: a.guidanceScale } : {}),
+      ...(a.shift !== undefined ? { shift: a.shift } : {}),
+      ...(a.steps !== undefined ? { numInferenceSteps: a.steps } : {}),
+      ...(a.cacheDir !== undefined ? { cacheDir: a.cacheDir } : {}),
     });
   }
   try {
-    console.log(`${values.validation ? 'validation' : 'evaluation'} set: ${slots.length} prompt slots × 4 images; pictures: ${source.description}`);
+    console.log(`${a.validation ? 'validation' : 'evaluation'} set: ${slots.length} prompt slots × 4 images; pictures: ${source.description}`);
     console.log(`prompt file and per-image results: ${outDir}`);
-    const report = await runEvaluation(slots, source, { outDir, savePngs: values['save-images'], log: (l) => console.log(l) });
+    const report = await runEvaluation(slots, source, { outDir, savePngs: a.saveImages, log: (l) => console.log(l) });
     console.log(`\n${formatReport(report)}\n${report.summary.images} images in ${report.seconds.toFixed(1)} s (${((1000 * report.seconds) / report.summary.images).toFixed(0)} ms per image)`);
-    if (values.json !== undefined) writeFileSync(resolve(values.json), JSON.stringify(reportJson(report), null, 2) + '\n');
+    if (a.json !== undefined) writeFileSync(resolve(a.json), JSON.stringify(reportJson(report), null, 2) + '\n');
     return 0;
   } finally {
     source.dispose();
