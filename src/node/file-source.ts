@@ -1,15 +1,17 @@
-import { open, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { checkRange, type ByteSource } from '../weights/byte-source.js';
 import type { ExternalReader } from '../weights/onnx.js';
 import type { DirectoryReader } from '../weights/safetensors.js';
+import { fileSize, insideFolder, readTextChecked, typed } from './fs-checks.js';
 
 /**
  * A local file read by ranges. Each read opens, reads and closes the file, so a source needs no
- * dispose and many sources (one per shard or checkpoint) never exhaust file descriptors.
+ * dispose and many sources (one per shard or checkpoint) never exhaust file descriptors. A
+ * missing path, a folder, or a file that vanishes later is a FileAccessError naming it.
  */
 export async function fileSource(path: string, name = basename(path)): Promise<ByteSource> {
-  const { size } = await stat(path);
+  const size = await fileSize(path);
   return {
     name,
     size,
@@ -17,7 +19,7 @@ export async function fileSource(path: string, name = basename(path)): Promise<B
       signal?.throwIfAborted();
       checkRange({ name, size }, offset, length);
       const bytes = new Uint8Array(length);
-      const handle = await open(path, 'r');
+      const handle = await typed(path, 'read', () => open(path, 'r'));
       try {
         let done = 0;
         while (done < length) {
@@ -43,7 +45,7 @@ export const fileDirectoryReader: DirectoryReader = {
 
 /** Reads a small text file (index JSON, config, tokenizer) as UTF-8. */
 export function readTextFile(path: string): Promise<string> {
-  return readFile(path, 'utf8');
+  return readTextChecked(path);
 }
 
 /** ONNX external data read from files beside the model (`openOnnx(src, { readExternal })`). */
@@ -53,7 +55,8 @@ export function externalDataReader(modelPath: string): ExternalReader {
   return async (location, offset, length, signal) => {
     let src = sources.get(location);
     if (!src) {
-      src = fileSource(join(dir, location), location);
+      // openOnnx has checked the location is relative without "..": this is the second fence.
+      src = (async () => fileSource(insideFolder(dir, location), location))();
       sources.set(location, src);
     }
     return (await src).read(offset, length, signal);

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { checkForwardInputs, type Denoiser, loadDenoiser, type MmditConfig } from '../models/mmdit/index.js';
 import { canonicalizeMmdit } from '../models/mmdit/keys.js';
@@ -17,6 +16,7 @@ import {
   type WeightsFit,
   withWeightsProbe,
 } from './verify.js';
+import { insideFolder } from './fs-checks.js';
 import { openWeightsFile } from './weights-source.js';
 
 /**
@@ -101,7 +101,7 @@ interface Loaded {
 }
 
 async function denoiserFor(gpu: VerifyGpu, c: VectorCase, dir: string, o: VerifyRunOptions): Promise<Loaded> {
-  let path = c.weights ? join(dir, c.weights) : null;
+  let path = c.weights ? insideFolder(dir, c.weights) : null;
   let relL2: number | undefined;
   if (o.weights) {
     const { fits: fitsCase, override } = await mmditFit(c, o);

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, FileFormatError, InvalidArgumentError } from '../errors.js';
 import { GraphBuilder } from '../graph/builder.js';
@@ -13,6 +13,7 @@ import { manifestSource } from '../weights/manifest-source.js';
 import { openDiffusersShards, openSafetensors } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { fileDirectoryReader, fileSource } from './file-source.js';
+import { insideFolder, parseJson, readTextChecked } from './fs-checks.js';
 import {
   type CaseRun,
   type CaseRunner,
@@ -97,7 +98,7 @@ async function openTextWeights(path: string, component: TextComponent): Promise<
     return openDiffusersShards(fileDirectoryReader, isRoot ? sub : path, { unsupported: 'skip' });
   }
   if (path.endsWith('.json')) {
-    const manifest = parseManifest(JSON.parse(await readFile(path, 'utf8')), path);
+    const manifest = parseManifest(parseJson(await readTextChecked(path), path), path);
     if (!manifest.components[component]) return null;
     return manifestSource(manifest, component, (shard) => fileSource(resolveRelative(path, shard.file)));
   }
@@ -175,7 +176,7 @@ async function chooseWeights(c: VectorCase, dir: string, o: VerifyRunOptions, co
     }
   }
   if (!c.weights) throw new InvalidArgumentError(`${c.name} weights`, 'a weights file in the case or --weights', null);
-  const path = join(dir, c.weights);
+  const path = insideFolder(dir, c.weights);
   o.ranOn?.(path);
   return { path, open: async () => openSafetensors(await fileSource(path), { unsupported: 'skip' }) };
 }

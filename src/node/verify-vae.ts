@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, FileFormatError, InvalidArgumentError } from '../errors.js';
 import { openVaeCheckpoint, Vae, type VaeConfig, type VaeOverrides } from '../models/vae/index.js';
@@ -8,6 +8,7 @@ import { manifestSource } from '../weights/manifest-source.js';
 import { openDiffusersShards, openSafetensors } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { fileDirectoryReader, fileSource } from './file-source.js';
+import { insideFolder, parseJson, readTextChecked } from './fs-checks.js';
 import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type VectorCase, type VectorTensor, type VerifyRunOptions, describeCaseConfig, type WeightsFit, withWeightsProbe } from './verify.js';
 
 /**
@@ -43,7 +44,7 @@ async function openVaeWeights(path: string): Promise<TensorSource | null> {
     return openDiffusersShards(fileDirectoryReader, isRoot ? sub : path, { unsupported: 'skip' });
   }
   if (path.endsWith('.json')) {
-    const manifest = parseManifest(JSON.parse(await readFile(path, 'utf8')), path);
+    const manifest = parseManifest(parseJson(await readTextChecked(path), path), path);
     if (!manifest.components['vae']) return null;
     return manifestSource(manifest, 'vae', (shard) => fileSource(resolveRelative(path, shard.file)));
   }
@@ -78,7 +79,7 @@ async function chooseWeights(c: VectorCase, dir: string, o: VerifyRunOptions): P
     return { path, open: async () => (await openVaeWeights(path)) as TensorSource };
   }
   if (!c.weights) throw new InvalidArgumentError(`${c.name} weights`, 'a weights file in the case or --weights', null);
-  const path = join(dir, c.weights);
+  const path = insideFolder(dir, c.weights);
   o.ranOn?.(path);
   return { path, open: async () => openSafetensors(await fileSource(path), { unsupported: 'skip' }) };
 }

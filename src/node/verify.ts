@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GpuContext } from '../gpu/device.js';
 import { FileFormatError, InvalidArgumentError, MmditError, WeightsMismatchError } from '../errors.js';
@@ -6,6 +6,7 @@ import type { Precision } from '../shader/contract.js';
 import { PipelineCache } from '../shader/pipeline-cache.js';
 import { compareTensors } from '../tensor/compare.js';
 import { createNodeGpu } from './dawn.js';
+import { insideFolder, readBytesChecked, readTextChecked, typed } from './fs-checks.js';
 
 /**
  * The verify harness: reads an `index.json` in the shared vector format (MODEL_SPEC §8,
@@ -203,31 +204,59 @@ export interface VerifyOptions {
   readonly gpu?: VerifyGpu;
 }
 
-/** Reads and minimally validates `<dir>/index.json`. */
+const VECTOR_DTYPES: readonly string[] = ['float32', 'int32', 'uint8'];
+
+/**
+ * Reads and validates `<dir>/index.json` before anything runs: every case has a name, kind,
+ * outputs and tolerance; every tensor a dtype the harness reads (float32, int32, uint8) and a
+ * shape of non-negative integers; every file it names (tensors, weights) stays inside `dir`.
+ */
 export async function readVectorIndex(dir: string): Promise<VectorIndex> {
   const file = join(dir, 'index.json');
+  const text = await readTextChecked(file);
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (cause) {
-    throw new FileFormatError(file, `cannot read a vector index: ${(cause as Error).message}`);
+    throw new FileFormatError(file, `not a vector index: ${(cause as Error).message}`);
   }
   const index = json as Partial<VectorIndex>;
   if (typeof json !== 'object' || json === null || !Array.isArray(index.cases)) throw new FileFormatError(file, 'not a vector index: no "cases" array');
   for (const [i, c] of index.cases.entries()) {
-    if (typeof c?.name !== 'string' || typeof c.kind !== 'string' || typeof c.outputs !== 'object' || typeof c.tolerance?.maxAbs !== 'number') {
+    if (typeof c?.name !== 'string' || typeof c.kind !== 'string' || typeof c.outputs !== 'object' || c.outputs === null || typeof c.tolerance?.maxAbs !== 'number') {
       throw new FileFormatError(file, `cases[${i}] lacks name, kind, outputs or tolerance.maxAbs`);
+    }
+    if (c.weights !== undefined && c.weights !== null) {
+      if (typeof c.weights !== 'string') throw new FileFormatError(file, `cases[${i}] (${c.name}).weights must be a file name or null`);
+      insideFolder(dir, c.weights);
+    }
+    for (const group of ['inputs', 'outputs', 'intermediates'] as const) {
+      const tensors = (c as unknown as Record<string, unknown>)[group] ?? {};
+      if (typeof tensors !== 'object' || tensors === null) throw new FileFormatError(file, `cases[${i}] (${c.name}).${group} is not an object`);
+      for (const [name, t] of Object.entries(tensors as Record<string, Partial<VectorTensor> | null>)) checkVectorTensor(file, dir, `${c.name} ${group}.${name}`, t);
     }
   }
   return { version: index.version ?? 1, configs: index.configs ?? {}, cases: index.cases, ...(index.description ? { description: index.description } : {}) };
 }
 
+function checkVectorTensor(file: string, dir: string, where: string, t: Partial<VectorTensor> | null): void {
+  if (typeof t !== 'object' || t === null || typeof t.file !== 'string') throw new FileFormatError(file, `${where}: not {file, shape, dtype}`);
+  if (!VECTOR_DTYPES.includes(t.dtype as string)) {
+    throw new FileFormatError(file, `${where}: dtype ${JSON.stringify(t.dtype)} is not read by verify (allowed: ${VECTOR_DTYPES.join(', ')})`);
+  }
+  if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(t.shape.reduce((p, d) => p * d, 1))) {
+    throw new FileFormatError(file, `${where}: shape must be a list of non-negative integers, got ${JSON.stringify(t.shape)}`);
+  }
+  insideFolder(dir, t.file);
+}
+
 /** A vector file as f32 (int32 and uint8 entries converted exactly). */
 export async function readVectorTensor(dir: string, t: VectorTensor): Promise<Float32Array> {
-  const file = join(dir, t.file);
-  const bytes = await readFile(file);
+  const file = insideFolder(dir, t.file);
+  if (!VECTOR_DTYPES.includes(t.dtype)) throw new FileFormatError(file, `dtype ${JSON.stringify(t.dtype)} is not read by verify (allowed: ${VECTOR_DTYPES.join(', ')})`);
   const count = t.shape.reduce((p, d) => p * d, 1);
   const size = t.dtype === 'uint8' ? 1 : 4;
+  const bytes = await readBytesChecked(file);
   if (bytes.byteLength !== count * size) {
     throw new FileFormatError(file, `holds ${bytes.byteLength} bytes, but ${JSON.stringify(t.shape)} ${t.dtype} needs ${count * size}`);
   }
@@ -238,6 +267,7 @@ export async function readVectorTensor(dir: string, t: VectorTensor): Promise<Fl
   }
   return out;
 }
+
 
 /** The comparison every report figure comes from (max-abs, relative L2, pooled sums). */
 export { compareTensors };
@@ -328,7 +358,7 @@ export async function runVectorSet(o: VerifyOptions): Promise<VerifyReport> {
   log(`${reports.filter((r) => r.pass).length}/${reports.length} cases pass`);
   if (o.json) {
     const path = resolve(o.json);
-    await writeFile(path, JSON.stringify(report, null, 2) + '\n');
+    await typed(path, 'write', () => writeFile(path, JSON.stringify(report, null, 2) + '\n'));
     log(`report: ${path}`);
   }
   return report;

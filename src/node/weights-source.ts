@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CheckpointError, FileFormatError } from '../errors.js';
 import { DIFFUSERS_FOLDERS, openDiffusersModel, SINGLE_FILE_PREFIXES, splitSingleFile } from '../weights/checkpoint.js';
@@ -8,6 +8,7 @@ import { openOnnx } from '../weights/onnx.js';
 import { openDiffusersShards, openSafetensors, openSafetensorsSet, parseSafetensorsIndex } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { externalDataReader, fileDirectoryReader, fileSource } from './file-source.js';
+import { parseJson, readTextChecked, typed } from './fs-checks.js';
 
 /**
  * Weights by path, for the CLI (`convert`, `verify --weights`) and tools: a converted model
@@ -40,8 +41,7 @@ const isDirectory = (path: string): Promise<boolean> => stat(path).then((s) => s
 
 /** Opens `path` (see the module comment) without reading any tensor data. */
 export async function openWeightsPath(path: string, signal?: AbortSignal): Promise<OpenedWeights> {
-  const info = await stat(path).catch(() => null);
-  if (!info) throw new FileFormatError(path, 'no such file or folder');
+  const info = await typed(path, 'read', () => stat(path));
   if (info.isDirectory()) return openFolder(path, signal);
   if (path.endsWith('.safetensors.index.json')) return fromTensors(path, await openIndexedShards(path, signal));
   if (path.endsWith('.json')) return openManifestFile(path);
@@ -76,13 +76,7 @@ function skippedBuffers(file: string, skipped: readonly { name: string; dtype: s
 }
 
 async function openManifestFile(path: string): Promise<OpenedWeights> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, 'utf8'));
-  } catch (cause) {
-    throw new FileFormatError(path, `not a JSON manifest (${(cause as Error).message})`);
-  }
-  const manifest = parseManifest(json, path);
+  const manifest = parseManifest(parseJson(await readTextChecked(path), path), path);
   const components: { [C in ComponentName]?: TensorSource } = {};
   for (const c of COMPONENTS) {
     if (manifest.components[c]) components[c] = manifestSource(manifest, c, (shard) => fileSource(resolveRelative(path, shard.file)), path);
@@ -91,7 +85,7 @@ async function openManifestFile(path: string): Promise<OpenedWeights> {
 }
 
 async function openIndexedShards(path: string, signal?: AbortSignal): Promise<TensorSource> {
-  const weightMap = parseSafetensorsIndex(await readFile(path, 'utf8'), path);
+  const weightMap = parseSafetensorsIndex(await readTextChecked(path), path);
   const dir = dirname(path);
   const files = [...new Set(weightMap.values())];
   const merged = await openSafetensorsSet(await Promise.all(files.map((f) => fileSource(join(dir, f)))), { unsupported: 'skip', ...(signal ? { signal } : {}) });
@@ -110,7 +104,7 @@ async function openFolder(dir: string, signal?: AbortSignal): Promise<OpenedWeig
     const components = await openDiffusersModel(fileDirectoryReader, dir, signal ? { signal } : {});
     return { path: dir, components, loose: null, manifest: null, notes: [] };
   }
-  const names = await readdir(dir);
+  const names = await typed(dir, 'read', () => readdir(dir));
   if (!names.some((n) => n.endsWith('.safetensors') || n.endsWith('.safetensors.index.json'))) {
     throw new FileFormatError(dir, `holds no ${MANIFEST_FILE}, no diffusers component folders (${folders.join(', ')}) and no safetensors`);
   }

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FileFormatError, InvalidArgumentError, MmditError } from '../../errors.js';
 import { convert, type ConvertResult, type TensorReport } from '../../weights/convert.js';
@@ -6,6 +6,7 @@ import { COMPONENTS, type ComponentName, type ModelManifest, VARIANTS, type Weig
 import { type AssembledInputs, assembleInputs, mmditKind, parseInputSpec } from '../canonical-components.js';
 import { MANIFEST_FILE } from '../weights-source.js';
 import { parseCommand } from '../args.js';
+import { PARTIAL_SUFFIX, prepareOutputDir, readBytesChecked, typed, writeFileAtomic } from '../fs-checks.js';
 
 export const CONVERT_USAGE = `usage: convert <input…> --out <dir> [--quant f16|int8|int4|f32] [--model <id>] [--shard-mb <N>]
                [--components mmdit,clip_l,clip_g,t5,vae] [--tokenizers <dir>] [--kind <family>] [--license <text>]
@@ -47,11 +48,11 @@ const SHARD_FILE = /^(mmdit|clip_l|clip_g|t5|vae)-\d{5}\.bin$/;
  */
 export async function convertCheckpoints(o: ConvertCommandOptions): Promise<ConvertCommandResult> {
   const log = o.log ?? ((line: string) => console.log(line));
+  // Up front: a conversion takes minutes, an output folder that cannot be written should not.
+  const out = await prepareOutputDir(o.out);
   const assembled = await assembleInputs(o.inputs, o.components ?? null, o.signal);
   for (const note of assembled.notes) log(`note: ${note}`);
   checkRequantisation(assembled.components, o.quant);
-  const out = resolve(o.out);
-  await mkdir(out, { recursive: true });
   const components = Object.values(assembled.components);
   const model = o.model ?? defaultModelId(o.inputs);
   const kind = o.kind ?? (assembled.mmdit ? mmditKind(assembled.mmdit) : undefined);
@@ -66,7 +67,8 @@ export async function convertCheckpoints(o: ConvertCommandOptions): Promise<Conv
     configs: Object.fromEntries(components.map((c) => [c.component, c.config])),
     tokenizers: await copyTokenizers(o, assembled.components, out),
     ...(o.shardBytes !== undefined ? { shardBytes: o.shardBytes } : {}),
-    write: (file, bytes) => writeFile(join(out, file), bytes),
+    // Temp name + rename: a killed conversion never leaves a partial shard under a final name.
+    write: (file, bytes) => writeFileAtomic(join(out, file), bytes),
     manifestFile: MANIFEST_FILE,
     onTensor: (r) => log(row(r)),
     ...(o.signal ? { signal: o.signal } : {}),
@@ -128,11 +130,14 @@ function summary(result: ConvertResult): string[] {
   return lines;
 }
 
-/** Shard files of an earlier conversion into the same folder that the new manifest no longer lists. */
+/**
+ * Shard files of an earlier conversion into the same folder that the new manifest no longer
+ * lists, and temporary files a killed conversion left.
+ */
 async function removeStaleShards(out: string, manifest: ModelManifest): Promise<number> {
   const current = new Set(Object.values(manifest.components).flatMap((c) => c.shards.map((s) => s.file)));
-  const stale = (await readdir(out)).filter((f) => SHARD_FILE.test(f) && !current.has(f));
-  await Promise.all(stale.map((f) => unlink(join(out, f))));
+  const stale = (await readdir(out)).filter((f) => (SHARD_FILE.test(f) && !current.has(f)) || f.endsWith(PARTIAL_SUFFIX));
+  await Promise.all(stale.map((f) => typed(join(out, f), 'write', () => unlink(join(out, f)))));
   return stale.length;
 }
 
@@ -158,8 +163,8 @@ async function copyTokenizers(o: ConvertCommandOptions, present: { readonly [C i
       const from = (await Promise.all(t.candidates.map(async (c) => ((await stat(join(root, c)).then((s) => s.isFile(), () => false)) ? join(root, c) : null)))).find(Boolean);
       if (!from) continue;
       const to = `tokenizers/${t.to}`;
-      await mkdir(join(out, to, '..'), { recursive: true });
-      await writeFile(join(out, to), await readFile(from));
+      await typed(join(out, to, '..'), 'write', () => mkdir(join(out, to, '..'), { recursive: true }));
+      await writeFileAtomic(join(out, to), await readBytesChecked(from));
       (found[t.component] ??= {})[t.role] = to;
       break;
     }
