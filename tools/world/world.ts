@@ -106,3 +106,6 @@ export interface Scene {
   bg: [number, number, number];
   objects: SceneObject[];
 }
+
+/** The empty caption: the unconditional prompt, and the default negative prompt. */
+export const UNCONDITIONAL_PROMPT = '';
