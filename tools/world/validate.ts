@@ -1,0 +1,62 @@
+/**
+ * Checks a scene against WORLD.md's rules and the caption it was drawn for: what another sampler
+ * (the Python training one) can be held to. Returns the broken rules, empty when all hold.
+ */
+import { isHeldOutSpec, parsePrompt } from './captions.js';
+import type { SamplingMode } from './scene.js';
+import { boxGap, relationHolds } from './scene.js';
+import {
+  BACKGROUND_GREY,
+  BACKGROUND_TINT,
+  CANVAS,
+  MARGIN,
+  MIN_GAP,
+  UNCONDITIONAL_PROMPT,
+  isColour,
+  isHeldOutColourShape,
+  isShape,
+  radiusRange,
+  type Scene,
+} from './world.js';
+
+export function sceneViolations(scene: Scene, prompt: string, mode: SamplingMode): string[] {
+  const out: string[] = [];
+  const objs = scene.objects;
+  if (!Array.isArray(scene.bg) || scene.bg.length !== 3 || scene.bg.some((c) => typeof c !== 'number' || !Number.isFinite(c))) {
+    return ['bg must be three finite numbers'];
+  }
+  const [lo, hi] = BACKGROUND_GREY;
+  if (scene.bg.some((c) => c < lo - BACKGROUND_TINT || c > hi + BACKGROUND_TINT)) out.push(`bg ${JSON.stringify(scene.bg)} outside [${lo - BACKGROUND_TINT}, ${hi + BACKGROUND_TINT}]`);
+  if (Math.max(...scene.bg) - Math.min(...scene.bg) > 2 * BACKGROUND_TINT) out.push(`bg channels differ by more than ${2 * BACKGROUND_TINT}`);
+  if (!Array.isArray(objs) || objs.length < 1 || objs.length > 4) return [...out, `a scene holds 1–4 objects, not ${Array.isArray(objs) ? objs.length : 'none'}`];
+  const [rlo, rhi] = radiusRange(objs.length);
+  objs.forEach((o, i) => {
+    if (!isShape(o.shape)) out.push(`object ${i}: unknown shape ${String(o.shape)}`);
+    if (!isColour(o.colour)) out.push(`object ${i}: unknown colour ${String(o.colour)}`);
+    if (!(o.r >= rlo && o.r <= rhi)) out.push(`object ${i}: r = ${o.r} outside [${rlo}, ${rhi}] for ${objs.length} objects`);
+    if (o.cx - o.r < MARGIN || o.cx + o.r > CANVAS - MARGIN || o.cy - o.r < MARGIN || o.cy + o.r > CANVAS - MARGIN) out.push(`object ${i}: box leaves the ${MARGIN} px margin`);
+    for (let j = i + 1; j < objs.length; j++) {
+      const g = boxGap(o, objs[j]!);
+      if (g < MIN_GAP) out.push(`objects ${i} and ${j}: boxes ${g.toFixed(2)} px apart, less than ${MIN_GAP}`);
+    }
+    if (mode === 'train' && isHeldOutColourShape(o.colour, o.shape)) out.push(`object ${i}: a ${o.colour} ${o.shape} is held out of training`);
+  });
+  if (prompt === UNCONDITIONAL_PROMPT) return out;
+  const spec = parsePrompt(prompt);
+  if (mode === 'train' && isHeldOutSpec(spec)) out.push(`"${prompt}" is a held-out prompt`);
+  const wanted = spec.objects.reduce((s, o) => s + o.count, 0);
+  if (objs.length !== wanted) out.push(`"${prompt}" asks for ${wanted} objects, the scene has ${objs.length}`);
+  let at = 0;
+  for (const req of spec.objects) {
+    for (let k = 0; k < req.count; k++, at++) {
+      const o = objs[at];
+      if (!o) break;
+      if (o.shape !== req.shape) out.push(`object ${at}: ${o.shape}, "${prompt}" asks for a ${req.shape} here (objects in caption order)`);
+      if (req.colour !== undefined && o.colour !== req.colour) out.push(`object ${at}: ${o.colour}, "${prompt}" asks for ${req.colour}`);
+    }
+  }
+  if (spec.relation !== undefined && objs.length === 2 && !relationHolds(objs[0]!, objs[1]!, spec.relation)) {
+    out.push(`"${prompt}": the relation does not hold by the generation rule`);
+  }
+  return out;
+}
