@@ -99,3 +99,35 @@ export function groupNormRef(
   }
   return out;
 }
+
+/** f64 reference of MODEL_SPEC §3.1 plus bias and position rows. */
+export function patchEmbedRef(x: Float32Array, w: ArrayLike<number>, bias: Float32Array, pos: ArrayLike<number>, batch: number, batchIn: number, c: number, h: number, wd: number, p: number, hidden: number, ctor: Float64ArrayConstructor | Float32ArrayConstructor = Float64Array): Float64Array | Float32Array {
+  const tw = wd / p;
+  const tokens = (h / p) * tw;
+  const out = new ctor(batch * tokens * hidden);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < tokens; t++) {
+      const r = Math.floor(t / tw);
+      const col = t % tw;
+      for (let o = 0; o < hidden; o++) {
+        let acc = (bias[o] as number) + (pos[t * hidden + o] as number);
+        for (let ch = 0; ch < c; ch++) {
+          for (let ky = 0; ky < p; ky++) {
+            for (let kx = 0; kx < p; kx++) {
+              const xv = x[(((b % batchIn) * c + ch) * h + r * p + ky) * wd + col * p + kx] as number;
+              acc += xv * (w[o * c * p * p + (ch * p + ky) * p + kx] as number);
+            }
+          }
+        }
+        out[(b * tokens + t) * hidden + o] = acc;
+      }
+    }
+  }
+  return out;
+}
+
+/** The reference's float32 conversion: trunc(255·clamp((x+1)/2, 0, 1)). */
+export function toByteRef(x: number): number {
+  const y = Math.min(1, Math.max(0, Math.fround(Math.fround(x + 1) / 2)));
+  return Math.trunc(Math.fround(255 * y));
+}

@@ -53,3 +53,71 @@ export function mapRef(ctor: RealCtor, x: ArrayLike<number>, f: (v: number) => n
   for (let i = 0; i < x.length; i++) out[i] = r(f(x[i] as number));
   return out;
 }
+
+/** Token rows gathered by id, plus position rows `pos[posOffset + r mod tokens]` (f32 sums, as the kernel stores them). */
+export function embedRef(ids: Uint32Array, tok: Float32Array, dim: number, tokens: number, pos: Float32Array | null, posOffset: number): Float32Array {
+  const out = new Float32Array(ids.length * dim);
+  ids.forEach((id, r) => {
+    for (let c = 0; c < dim; c++) out[r * dim + c] = Math.fround((tok[id * dim + c] as number) + (pos ? (pos[(posOffset + (r % tokens)) * dim + c] as number) : 0));
+  });
+  return out;
+}
+
+/** (x − mean) / sqrt(var + eps) per row of `cols`, in float64 (no affine). */
+export function layerNormRowsRef(x: Float32Array, rows: number, cols: number, eps: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let mean = 0;
+    for (let c = 0; c < cols; c++) mean += x[r * cols + c] as number;
+    mean /= cols;
+    let v = 0;
+    for (let c = 0; c < cols; c++) v += ((x[r * cols + c] as number) - mean) ** 2;
+    const inv = 1 / Math.sqrt(v / cols + eps);
+    for (let c = 0; c < cols; c++) out[r * cols + c] = ((x[r * cols + c] as number) - mean) * inv;
+  }
+  return out;
+}
+
+/**
+ * RMS norm (eps 1e-6) of each `group`-wide run of the first `cols` of rows `width` wide, weight row
+ * `floor(c / segment)` (QK-norm: one weight per head, q and k segments), in float64.
+ */
+export function rmsNormGroupsRef(x: Float32Array, rows: number, width: number, cols: number, group: number, segment: number, w?: Float32Array): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < cols; g += group) {
+      let sq = 0;
+      for (let c = g; c < g + group; c++) sq += (x[r * width + c] as number) ** 2;
+      const inv = 1 / Math.sqrt(sq / group + 1e-6);
+      for (let c = g; c < g + group; c++) {
+        const weight = w ? (w[Math.floor(c / segment) * group + (c % group)] as number) : 1;
+        out[r * cols + c] = (x[r * width + c] as number) * inv * weight;
+      }
+    }
+  }
+  return out;
+}
+
+/** f32 → f16 bits, round to nearest even; the normal range only (test values are chosen in it). */
+export function halfBitsOfNormal(v: number): number {
+  // Round-to-nearest-even f32 → f16 bits (normal range only, as the test values are).
+  const f = new Float32Array([v]);
+  const u = new Uint32Array(f.buffer)[0] as number;
+  const sign = (u >>> 16) & 0x8000;
+  const exp = ((u >>> 23) & 0xff) - 127 + 15;
+  let mant = u & 0x7fffff;
+  if (exp <= 0) return sign;
+  let h = sign | (exp << 10) | (mant >>> 13);
+  mant &= 0x1fff;
+  if (mant > 0x1000 || (mant === 0x1000 && (h & 1))) h += 1;
+  return h;
+}
+
+/** The value of f16 bits `h` by the definition (subnormals m·2⁻²⁴), independent of the engine's decoders. */
+export function halfValue(h: number): number {
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1;
+  if (e === 0) return s * m * 2 ** -24;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}

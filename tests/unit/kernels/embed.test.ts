@@ -5,6 +5,7 @@ import { decodeAs, encodeAs } from '../../../src/weights/quantize.js';
 import { randomArray } from '../../reference/random.js';
 import { cappedTestGpu, type TestGpu, testGpu } from '../../setup/gpu.js';
 import { runGraph, uploadWeight } from '../../setup/run-graph.js';
+import { embedRef } from '../../reference/ops.js';
 
 /** A table in `format` on the GPU, and the exact values it stands for. */
 function table(gpu: TestGpu, label: string, rows: number, dim: number, format: StorageFormat, seed: number): { tensor: GpuTensor; values: Float32Array } {
@@ -21,14 +22,6 @@ function table(gpu: TestGpu, label: string, rows: number, dim: number, format: S
   const scaleInfo = format === 'q8' ? { shape: [rows], format: 'f32' as const } : { shape: [rows, dim / 32], format: 'f16' as const };
   const tensor = uploadWeight(gpu, label, shape, format, data, scales ? { ...scaleInfo, bytes: scales } : undefined);
   return { tensor, values: decodeAs(data, scales, shape, format) };
-}
-
-function reference(ids: Uint32Array, tok: Float32Array, dim: number, tokens: number, pos: Float32Array | null, posOffset: number): Float32Array {
-  const out = new Float32Array(ids.length * dim);
-  ids.forEach((id, r) => {
-    for (let c = 0; c < dim; c++) out[r * dim + c] = Math.fround((tok[id * dim + c] as number) + (pos ? (pos[(posOffset + (r % tokens)) * dim + c] as number) : 0));
-  });
-  return out;
 }
 
 function ids(n: number, vocab: number, seed: number): Uint32Array {
@@ -49,7 +42,7 @@ describe('embed', () => {
       const out = await runGraph(gpu, `embed ${format}`, (b) => {
         b.output('y', embed(b, b.input('ids', [batch * tokens], 'u32'), tok.tensor, { pos: pos.tensor, posOffset: 2, tokens }));
       }, { ids: idx });
-      expect([...out.y!]).toEqual([...reference(idx, tok.values, dim, tokens, pos.values, 2)]);
+      expect([...out.y!]).toEqual([...embedRef(idx, tok.values, dim, tokens, pos.values, 2)]);
     });
   }
 
@@ -60,7 +53,7 @@ describe('embed', () => {
     const out = await runGraph(gpu, 'embed no pos', (b) => {
       b.output('y', embed(b, b.input('ids', [19], 'u32'), tok.tensor, { tokens: 19 }));
     }, { ids: idx });
-    expect([...out.y!]).toEqual([...reference(idx, tok.values, 8, 19, null, 0)]);
+    expect([...out.y!]).toEqual([...embedRef(idx, tok.values, 8, 19, null, 0)]);
   });
 
   it('dispatches once per given row part, each id read from its own part', async () => {
@@ -71,7 +64,7 @@ describe('embed', () => {
     const out = await runGraph(gpu, 'embed parts', (b) => {
       b.output('y', embed(b, b.input('ids', [2, 4], 'u32'), parts.map((p) => p.tensor), { tokens: 4 }));
     }, { ids: idx });
-    expect([...out.y!]).toEqual([...reference(idx, all, 6, 4, null, 0)]);
+    expect([...out.y!]).toEqual([...embedRef(idx, all, 6, 4, null, 0)]);
   });
 
   for (const format of ['f16', 'q8', 'q4'] as const) {
@@ -92,7 +85,7 @@ describe('embed', () => {
         const out = await runGraph(gpu, `embed split ${format}`, (b) => {
           b.output('y', embed(b, b.input('ids', [12], 'u32'), tok.tensor, { tokens: 12 }));
         }, { ids: idx });
-        expect([...out.y!]).toEqual([...reference(idx, tok.values, dim, 12, null, 0)]);
+        expect([...out.y!]).toEqual([...embedRef(idx, tok.values, dim, 12, null, 0)]);
       } finally {
         gpu.ctx.dispose();
       }

@@ -3,14 +3,9 @@ import { latentPreview, previewFactorTable, SD3_LATENT_RGB_FACTORS } from '../..
 import { randomArray } from '../../reference/random.js';
 import { testGpu } from '../../setup/gpu.js';
 import { runGraph } from '../../setup/run-graph.js';
+import { toByteRef } from '../../reference/image-ops.js';
 
 const u32 = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
-
-/** The reference's float32 conversion: trunc(255·clamp((x+1)/2, 0, 1)). */
-function byteRef(x: number): number {
-  const y = Math.min(1, Math.max(0, Math.fround(Math.fround(x + 1) / 2)));
-  return Math.trunc(Math.fround(255 * y));
-}
 
 describe('latent_preview', () => {
   it('uses the published SD3 factors and converts like to_rgba', async () => {
@@ -30,7 +25,7 @@ describe('latent_preview', () => {
         let v = table[48 + c]!;
         const [bi, q] = [Math.floor(p / pixels), p % pixels];
         for (let k = 0; k < 16; k++) v += latent[(bi * 16 + k) * pixels + q]! * table[k * 3 + c]!;
-        const diff = Math.abs(((got[p]! >>> (8 * c)) & 0xff) - byteRef(v));
+        const diff = Math.abs(((got[p]! >>> (8 * c)) & 0xff) - toByteRef(v));
         expect(diff, `pixel ${p} channel ${c}`).toBeLessThanOrEqual(1);
         offByOne += diff;
       }

@@ -4,20 +4,7 @@ import { expectClose } from '../../reference/compare.js';
 import { randomArray } from '../../reference/random.js';
 import { testGpu } from '../../setup/gpu.js';
 import { f32Weight, runGraph } from '../../setup/run-graph.js';
-
-function normalizeRows(x: Float32Array, rows: number, cols: number, eps: number): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    let mean = 0;
-    for (let c = 0; c < cols; c++) mean += x[r * cols + c] as number;
-    mean /= cols;
-    let v = 0;
-    for (let c = 0; c < cols; c++) v += ((x[r * cols + c] as number) - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / cols + eps);
-    for (let c = 0; c < cols; c++) out[r * cols + c] = ((x[r * cols + c] as number) - mean) * inv;
-  }
-  return out;
-}
+import { layerNormRowsRef } from '../../reference/ops.js';
 
 const TOL = { atol: 1e-5, rtol: 1e-5 };
 
@@ -35,7 +22,7 @@ for (const serial of [true, false]) describe(`layer_norm (${serial ? 'serial' : 
         const m = b.input('mod', [batch, 4 * cols]);
         b.output('y', layerNormModulate(b, b.input('x', [batch, tokens, cols]), { mod: m, shiftCol: 3 * cols, scaleCol: cols, tokensPerBatch: tokens, eps: 1e-6 }));
       }, { x, mod }, 'f32', caps);
-      const n = normalizeRows(x, rows, cols, 1e-6);
+      const n = layerNormRowsRef(x, rows, cols, 1e-6);
       const ref = n.map((v, i) => {
         const r = Math.floor(i / cols);
         const c = i % cols;
@@ -56,7 +43,7 @@ for (const serial of [true, false]) describe(`layer_norm (${serial ? 'serial' : 
     const out = await runGraph(gpu, 'layer_norm affine', (b) => {
       b.output('y', layerNorm(b, b.input('x', [rows, cols]), { weight: f32Weight(gpu, 'w', [cols], w), bias: f32Weight(gpu, 'b', [cols], bias), eps: 1e-5 }));
     }, { x }, 'f32', caps);
-    const ref = normalizeRows(x, rows, cols, 1e-5).map((v, i) => v * (w[i % cols] as number) + (bias[i % cols] as number));
+    const ref = layerNormRowsRef(x, rows, cols, 1e-5).map((v, i) => v * (w[i % cols] as number) + (bias[i % cols] as number));
     expectClose(out.y!, ref, TOL, 'layer_norm affine');
   });
 });

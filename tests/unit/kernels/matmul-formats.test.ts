@@ -5,7 +5,7 @@ import { toHalf } from '../../../src/tensor/half.js';
 import type { StorageFormat } from '../../../src/tensor/tensor.js';
 import { dequantizeQ4, dequantizeQ8, quantizeQ4, quantizeQ8 } from '../../../src/weights/quantize.js';
 import { expectClose } from '../../reference/compare.js';
-import { matmulRef } from '../../reference/ops.js';
+import { halfValue, matmulRef } from '../../reference/ops.js';
 import { randomArray } from '../../reference/random.js';
 import { type TestGpu, testGpu } from '../../setup/gpu.js';
 import { runGraph, uploadWeight } from '../../setup/run-graph.js';
@@ -37,14 +37,8 @@ function weightIn(gpu: TestGpu, format: StorageFormat, n: number, k: number, see
   }
 }
 
-function decodeHalf(bits: Uint16Array): Float32Array {
-  return Float32Array.from(bits, (h) => {
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    const s = h & 0x8000 ? -1 : 1;
-    return e === 0 ? s * m * 2 ** -24 : s * (1 + m / 1024) * 2 ** (e - 15);
-  });
-}
+/** The values f16 bits stand for, by the definition (tests/reference/ops.ts). */
+const decodeHalf = (bits: Uint16Array): Float32Array => Float32Array.from(bits, halfValue);
 
 const TOL = { atol: 3e-5, rtol: 3e-5 };
 const FORMATS: StorageFormat[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];

@@ -1,34 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { linear, type MatmulEpilogue } from '../../../src/kernels/matmul.js';
 import { expectClose } from '../../reference/compare.js';
-import { geluTanh, mapRef, matmulRef, silu } from '../../reference/ops.js';
+import { geluTanh, halfBitsOfNormal, halfValue, mapRef, matmulRef, silu } from '../../reference/ops.js';
 import { randomArray } from '../../reference/random.js';
 import { testGpu } from '../../setup/gpu.js';
 import { f32Weight, runGraph, uploadWeight } from '../../setup/run-graph.js';
 
 const TOL = { atol: 2e-5, rtol: 2e-5 };
-
-function f16Bits(v: number): number {
-  // Round-to-nearest-even f32 → f16 bits (normal range only, as the test values are).
-  const f = new Float32Array([v]);
-  const u = new Uint32Array(f.buffer)[0] as number;
-  const sign = (u >>> 16) & 0x8000;
-  const exp = ((u >>> 23) & 0xff) - 127 + 15;
-  let mant = u & 0x7fffff;
-  if (exp <= 0) return sign;
-  let h = sign | (exp << 10) | (mant >>> 13);
-  mant &= 0x1fff;
-  if (mant > 0x1000 || (mant === 0x1000 && (h & 1))) h += 1;
-  return h;
-}
-
-function f16Value(h: number): number {
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  const s = h & 0x8000 ? -1 : 1;
-  if (e === 0) return s * m * 2 ** -24;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 describe('matmul', () => {
   const shapes: [number, number, number][] = [
@@ -140,15 +118,15 @@ describe('matmul', () => {
     const src = randomArray(n * k, 9);
     for (let i = 0; i < n * k; i++) {
       // Every 7th weight is an f16 subnormal, which a flushing decoder would zero.
-      bits[i] = i % 7 === 0 ? (i % 1023) + 1 : f16Bits(src[i] as number);
-      wv[i] = f16Value(bits[i] as number) * (i % 7 === 0 ? 2 ** 20 : 1);
+      bits[i] = i % 7 === 0 ? (i % 1023) + 1 : halfBitsOfNormal(src[i] as number);
+      wv[i] = halfValue(bits[i] as number) * (i % 7 === 0 ? 2 ** 20 : 1);
     }
     // Scale x on the subnormal columns' rows so their contribution is far above tolerance.
     const out = await runGraph(gpu, 'matmul f16', (b) => {
       b.output('y', linear(b, b.input('x', [m, k]), uploadWeight(gpu, 'w16', [n, k], 'f16', new Uint8Array(bits.buffer))));
     }, { x });
     const exact = new Float64Array(n * k);
-    for (let i = 0; i < n * k; i++) exact[i] = f16Value(bits[i] as number);
+    for (let i = 0; i < n * k; i++) exact[i] = halfValue(bits[i] as number);
     expectClose(out.y!, matmulRef(Float64Array, x, exact, m, n, k), TOL, 'f16 matmul');
     expect(wv.length).toBe(n * k);
   });

@@ -6,34 +6,9 @@ import { expectClose } from '../../reference/compare.js';
 import { randomArray } from '../../reference/random.js';
 import { testGpu } from '../../setup/gpu.js';
 import { f32Weight, runGraph, uploadWeight } from '../../setup/run-graph.js';
+import { patchEmbedRef } from '../../reference/image-ops.js';
 
 const TOL = { atol: 2e-5, rtol: 2e-5 };
-
-/** f64 reference of MODEL_SPEC §3.1 plus bias and position rows. */
-function reference(x: Float32Array, w: ArrayLike<number>, bias: Float32Array, pos: ArrayLike<number>, batch: number, batchIn: number, c: number, h: number, wd: number, p: number, hidden: number, ctor: Float64ArrayConstructor | Float32ArrayConstructor = Float64Array): Float64Array | Float32Array {
-  const tw = wd / p;
-  const tokens = (h / p) * tw;
-  const out = new ctor(batch * tokens * hidden);
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < tokens; t++) {
-      const r = Math.floor(t / tw);
-      const col = t % tw;
-      for (let o = 0; o < hidden; o++) {
-        let acc = (bias[o] as number) + (pos[t * hidden + o] as number);
-        for (let ch = 0; ch < c; ch++) {
-          for (let ky = 0; ky < p; ky++) {
-            for (let kx = 0; kx < p; kx++) {
-              const xv = x[(((b % batchIn) * c + ch) * h + r * p + ky) * wd + col * p + kx] as number;
-              acc += xv * (w[o * c * p * p + (ch * p + ky) * p + kx] as number);
-            }
-          }
-        }
-        out[(b * tokens + t) * hidden + o] = acc;
-      }
-    }
-  }
-  return out;
-}
 
 describe('patch_embed', () => {
   const cases: [number, number, number, number, number, number, number][] = [
@@ -58,8 +33,8 @@ describe('patch_embed', () => {
           batch,
         }));
       }, { x });
-      const ref = reference(x, w, bias, pos, batch, batchIn, c, h, wd, p, hidden);
-      expectClose(reference(x, w, bias, pos, batch, batchIn, c, h, wd, p, hidden, Float32Array), ref, TOL, 'f32 reference');
+      const ref = patchEmbedRef(x, w, bias, pos, batch, batchIn, c, h, wd, p, hidden);
+      expectClose(patchEmbedRef(x, w, bias, pos, batch, batchIn, c, h, wd, p, hidden, Float32Array), ref, TOL, 'f32 reference');
       expectClose(out.y!, ref, TOL, 'patch_embed', [batch, tokens, hidden]);
     });
   }
@@ -80,6 +55,6 @@ describe('patch_embed', () => {
         batch,
       }));
     }, { x });
-    expectClose(out.y!, reference(x, decode(w16), bias, decode(pos16), batch, batch, c, h, wd, p, hidden), TOL, 'patch_embed f16');
+    expectClose(out.y!, patchEmbedRef(x, decode(w16), bias, decode(pos16), batch, batch, c, h, wd, p, hidden), TOL, 'patch_embed f16');
   });
 });

@@ -4,22 +4,7 @@ import { expectClose } from '../../reference/compare.js';
 import { randomArray } from '../../reference/random.js';
 import { testGpu } from '../../setup/gpu.js';
 import { f32Weight, runGraph } from '../../setup/run-graph.js';
-
-function rmsRef(x: Float32Array, rows: number, width: number, cols: number, group: number, segment: number, w?: Float32Array): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let g = 0; g < cols; g += group) {
-      let sq = 0;
-      for (let c = g; c < g + group; c++) sq += (x[r * width + c] as number) ** 2;
-      const inv = 1 / Math.sqrt(sq / group + 1e-6);
-      for (let c = g; c < g + group; c++) {
-        const weight = w ? (w[Math.floor(c / segment) * group + (c % group)] as number) : 1;
-        out[r * cols + c] = (x[r * width + c] as number) * inv * weight;
-      }
-    }
-  }
-  return out;
-}
+import { rmsNormGroupsRef } from '../../reference/ops.js';
 
 const TOL = { atol: 1e-5, rtol: 1e-5 };
 
@@ -34,7 +19,7 @@ for (const serial of [true, false]) describe(`rms_norm (${serial ? 'serial' : 'w
     const out = await runGraph(gpu, 'rms_norm qk', (b) => {
       b.output('y', rmsNorm(b, b.input('qkv', [rows, 3 * H]), { weight: f32Weight(gpu, 'ln_qk', [128], w), group: 64, segment: H, cols: 2 * H, eps: 1e-6 }));
     }, { qkv: x }, 'f32', caps);
-    expectClose(out.y!, rmsRef(x, rows, 3 * H, 2 * H, 64, H, w), TOL, 'qk norm');
+    expectClose(out.y!, rmsNormGroupsRef(x, rows, 3 * H, 2 * H, 64, H, w), TOL, 'qk norm');
   });
 
   for (const [rows, width] of [[1, 1], [5, 64], [77, 333], [3, 4096]] as const) {
@@ -46,7 +31,7 @@ for (const serial of [true, false]) describe(`rms_norm (${serial ? 'serial' : 'w
       const out = await runGraph(gpu, `rms_norm ${rows}x${width}`, (b) => {
         b.output('y', rmsNorm(b, b.input('x', [rows, width]), { weight: f32Weight(gpu, 'g', [width], w), group: width, eps: 1e-6 }));
       }, { x }, 'f32', caps);
-      expectClose(out.y!, rmsRef(x, rows, width, width, width, width, w), TOL, 'rms norm');
+      expectClose(out.y!, rmsNormGroupsRef(x, rows, width, width, width, width, w), TOL, 'rms norm');
     });
   }
 });

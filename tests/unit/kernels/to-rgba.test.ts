@@ -4,14 +4,9 @@ import { toRgba } from '../../../src/kernels/to-rgba.js';
 import { randomArray } from '../../reference/random.js';
 import { testGpu } from '../../setup/gpu.js';
 import { runGraph } from '../../setup/run-graph.js';
+import { toByteRef } from '../../reference/image-ops.js';
 
 const u32 = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
-
-/** The reference's float32 conversion: trunc(255·clamp((x+1)/2, 0, 1)). */
-function byteRef(x: number): number {
-  const y = Math.min(1, Math.max(0, Math.fround(Math.fround(x + 1) / 2)));
-  return Math.trunc(Math.fround(255 * y));
-}
 
 describe('to_rgba', () => {
   it('converts by truncation exactly as the reference, clamping out-of-range values', async () => {
@@ -27,7 +22,7 @@ describe('to_rgba', () => {
     }, { x });
     const got = u32(out.rgba!);
     for (let p = 0; p < batch * h * w; p++) {
-      const expected = byteRef(x[3 * p]!) | (byteRef(x[3 * p + 1]!) << 8) | (byteRef(x[3 * p + 2]!) << 16) | (255 << 24);
+      const expected = toByteRef(x[3 * p]!) | (toByteRef(x[3 * p + 1]!) << 8) | (toByteRef(x[3 * p + 2]!) << 16) | (255 << 24);
       expect(got[p], `pixel ${p}`).toBe(expected >>> 0);
     }
   });
@@ -42,6 +37,6 @@ describe('to_rgba', () => {
       b.output('rgba', rgba);
     }, { x });
     const got = u32(out.rgba!);
-    for (let p = 0; p < 2 * w; p++) expect(got[3 * w + p]! & 0xff).toBe(byteRef(x[3 * p]!));
+    for (let p = 0; p < 2 * w; p++) expect(got[3 * w + p]! & 0xff).toBe(toByteRef(x[3 * p]!));
   });
 });
