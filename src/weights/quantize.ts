@@ -1,4 +1,5 @@
 import { CheckpointError, InvalidArgumentError } from '../errors.js';
+import { compareTensors } from '../tensor/compare.js';
 import type { StorageFormat } from '../tensor/tensor.js';
 import { bf16ToF32, encodeF16, encodeF32, f16ToF32, f32ToF16, roundHalfEven } from './decode.js';
 
@@ -154,16 +155,7 @@ export function decodeAs(data: Uint8Array, scales: Uint8Array | undefined, shape
 /** ‖approx − reference‖₂ / ‖reference‖₂ in float64; 0 for two zero tensors. */
 export function relativeL2(reference: ArrayLike<number>, approx: ArrayLike<number>): number {
   if (reference.length !== approx.length) throw new InvalidArgumentError('relativeL2 approx length', `${reference.length} (the reference length)`, approx.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < reference.length; i++) {
-    const r = reference[i] ?? 0;
-    const d = (approx[i] ?? 0) - r;
-    num += d * d;
-    den += r * r;
-  }
-  if (den === 0) return num === 0 ? 0 : Infinity;
-  return Math.sqrt(num / den);
+  return compareTensors(approx, reference).relL2;
 }
 
 function maxAbs(values: Float32Array, name: string): number {
