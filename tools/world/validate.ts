@@ -1,6 +1,7 @@
 /**
- * Checks a scene against WORLD.md's rules and the caption it was drawn for: what another sampler
- * (the Python training one) can be held to. Returns the broken rules, empty when all hold.
+ * Checks a scene against WORLD.md's rules and the caption it was drawn for (objects in any order):
+ * what another sampler (the Python training one) can be held to. Returns the broken rules, empty
+ * when all hold.
  */
 import { isHeldOutSpec, parsePrompt } from './captions.js';
 import type { SamplingMode } from './scene.js';
@@ -46,17 +47,18 @@ export function sceneViolations(scene: Scene, prompt: string, mode: SamplingMode
   if (mode === 'train' && isHeldOutSpec(spec)) out.push(`"${prompt}" is a held-out prompt`);
   const wanted = spec.objects.reduce((s, o) => s + o.count, 0);
   if (objs.length !== wanted) out.push(`"${prompt}" asks for ${wanted} objects, the scene has ${objs.length}`);
-  let at = 0;
+  // Object order is free (a sampler may shuffle the drawing order): compare counts per shape and colour.
   for (const req of spec.objects) {
-    for (let k = 0; k < req.count; k++, at++) {
-      const o = objs[at];
-      if (!o) break;
-      if (o.shape !== req.shape) out.push(`object ${at}: ${o.shape}, "${prompt}" asks for a ${req.shape} here (objects in caption order)`);
-      if (req.colour !== undefined && o.colour !== req.colour) out.push(`object ${at}: ${o.colour}, "${prompt}" asks for ${req.colour}`);
+    const ofShape = objs.filter((o) => o.shape === req.shape);
+    if (ofShape.length !== req.count) out.push(`"${prompt}" asks for ${req.count} ${req.shape}, the scene has ${ofShape.length}`);
+    else if (req.colour !== undefined && ofShape.some((o) => o.colour !== req.colour)) {
+      out.push(`"${prompt}" asks for a ${req.colour} ${req.shape}, the scene's is ${ofShape.map((o) => o.colour).join(', ')}`);
     }
   }
-  if (spec.relation !== undefined && objs.length === 2 && !relationHolds(objs[0]!, objs[1]!, spec.relation)) {
-    out.push(`"${prompt}": the relation does not hold by the generation rule`);
+  if (spec.relation !== undefined) {
+    const a = objs.find((o) => o.shape === spec.objects[0]!.shape);
+    const b = objs.find((o) => o.shape === spec.objects[1]!.shape);
+    if (a && b && !relationHolds(a, b, spec.relation)) out.push(`"${prompt}": the relation does not hold by the generation rule`);
   }
   return out;
 }
