@@ -181,3 +181,12 @@ export function t5Reference(ctor: RealCtor, w: Weights, c: T5Config, ids: ArrayL
   const seq = rmsNormRef(ctor, x, rows, D, get(w, 'final_layer_norm.weight'), c.eps);
   return { embeddings, positionBias, layers, seq };
 }
+
+/** T5's relative-position bucket by the formula with float64 logarithms (equal to the exact result away from bucket edges). */
+export function t5BucketFloat64(n: number, nb: number, md: number): number {
+  const half = nb / 2;
+  const exact = half / 2;
+  const m = Math.abs(n);
+  const f = m < exact ? m : Math.min(half - 1, exact + Math.trunc((Math.log(m / exact) / Math.log(md / exact)) * (half - exact)));
+  return (n > 0 ? half : 0) + f;
+}

@@ -3,17 +3,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../../src/errors.js';
 import { bucketMatrix, distanceBuckets, relativePositionBucket } from '../../../../src/models/t5/relative-position.js';
+import { t5BucketFloat64 } from '../../../reference/text-encoders.js';
 
 const shared = process.env.MMDIT_SHARED ?? path.resolve(process.cwd(), '../shared');
-
-/** The formula with float64 logarithms (equal to the exact result away from bucket edges). */
-function float64Bucket(n: number, nb: number, md: number): number {
-  const half = nb / 2;
-  const exact = half / 2;
-  const m = Math.abs(n);
-  const f = m < exact ? m : Math.min(half - 1, exact + Math.trunc((Math.log(m / exact) / Math.log(md / exact)) * (half - exact)));
-  return (n > 0 ? half : 0) + f;
-}
 
 describe('T5 relative position buckets', () => {
   it('gives TEXT_VAE_SPEC §4 table for 32 buckets, max distance 128', () => {
@@ -35,7 +27,7 @@ describe('T5 relative position buckets', () => {
     for (const nb of [8, 16, 32, 64, 128]) {
       for (const md of [20, 64, 100, 128, 256, 1000]) {
         if (md <= nb / 4) continue;
-        for (let n = -600; n <= 600; n++) expect(relativePositionBucket(n, nb, md), `nb ${nb} md ${md} n ${n}`).toBe(float64Bucket(n, nb, md));
+        for (let n = -600; n <= 600; n++) expect(relativePositionBucket(n, nb, md), `nb ${nb} md ${md} n ${n}`).toBe(t5BucketFloat64(n, nb, md));
       }
     }
   });
