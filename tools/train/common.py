@@ -1,0 +1,110 @@
+"""Shared pieces of training, export and vectors: paths, sizes, checkpoints, data batches."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from clip_tokens import ClipBpe
+from world import CATEGORIES, all_captions, render, sample_training_scene
+
+CACHE = os.path.expanduser(os.environ.get("MMDIT_TRAIN_CACHE", "~/.cache/mmdit-train"))
+
+# The model's sizes (README.md explains the choice: eval speed on SwiftShader bounds them).
+VAE_CHANNELS = (32, 32, 64, 64)
+VAE_ENC_BLOCKS = 1
+VAE_DEC_BLOCKS = 1
+CLIP_WIDTH = 32
+CLIP_HEADS = 1
+CLIP_LAYERS = 3
+CLIP_MLP_RATIO = 4
+DIT_HIDDEN = 64
+DIT_DEPTH = 3
+DIT_MLP_RATIO = 4.0
+DIT_POS_MAX = 8
+CONTEXT_DIM = 2 * CLIP_WIDTH
+ADM_DIM = 2 * CLIP_WIDTH
+# Resolution shift of the schedule for 8×8 latents (SD3 uses 3.0 at 128×128 latents).
+SHIFT = 1.0
+
+
+def log_line(path: str, text: str) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    line = f"{stamp} {text}"
+    print(line, flush=True)
+    with open(path, "a") as f:
+        f.write(line + "\n")
+
+
+def save_atomic(obj, path: str) -> None:
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def used_token_ids() -> list[int]:
+    """Every id the world's captions produce under SD3's rules (both pad conventions)."""
+    tok = ClipBpe()
+    ids = {0, 49406, 49407}
+    for c in all_captions():
+        l, g = tok.sd3_ids(c)
+        ids.update(l)
+        ids.update(g)
+    return sorted(ids)
+
+
+class CaptionIds:
+    """Caption → (CLIP-L ids, CLIP-G ids) tensors, cached."""
+
+    def __init__(self):
+        self.tok = ClipBpe()
+        self.cache: dict[str, tuple[list[int], list[int]]] = {}
+
+    def __call__(self, caps: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        ls, gs = [], []
+        for c in caps:
+            if c not in self.cache:
+                self.cache[c] = self.tok.sd3_ids(c)
+            l, g = self.cache[c]
+            ls.append(l)
+            gs.append(g)
+        return torch.tensor(ls, dtype=torch.long), torch.tensor(gs, dtype=torch.long)
+
+
+def training_batch(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[str]]:
+    """n rendered training scenes (uint8 [n,64,64,3]) and their captions, categories uniform."""
+    imgs = np.empty((n, 64, 64, 3), dtype=np.uint8)
+    caps = []
+    for i in range(n):
+        scene, cap = sample_training_scene(rng, CATEGORIES[rng.integers(len(CATEGORIES))])
+        imgs[i] = render(scene)
+        caps.append(cap)
+    return imgs, caps
+
+
+class Ema:
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, decay: float | None = None) -> None:
+        d = self.decay if decay is None else decay
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+
+def write_json(path: str, obj) -> None:
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1)
+
+
+def load_json(path: str):
+    with open(path) as f:
+        return json.load(f)

@@ -1,0 +1,347 @@
+"""Trains the bundled model on the synthetic world, on the CPU (README.md in this folder).
+
+  python3 tools/train/train.py vae [--steps N] [--resume]     stage 1: the VAE, then its scale/shift
+  python3 tools/train/train.py latents [--count N] [--resume] the VAE latents of N training scenes (stage 2's data)
+  python3 tools/train/train.py dit [--steps N] [--resume]     stage 2: CLIP-L, CLIP-G and the MM-DiT jointly
+
+Checkpoints, logs and samples go to ~/.cache/mmdit-train/ (MMDIT_TRAIN_CACHE overrides it), never
+into the repository. Every run is seeded; --resume continues from the stage's last checkpoint
+(the data stream's generator state included).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common as C  # noqa: E402
+from models import MMDiT, VAE, ClipText, conditioning, count, image_to_tensor  # noqa: E402
+
+
+def lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def make_vae() -> VAE:
+    return VAE(C.VAE_CHANNELS, C.VAE_ENC_BLOCKS, C.VAE_DEC_BLOCKS)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stage 1: VAE
+
+
+def vae_loss(vae: VAE, u8: torch.Tensor, kl_weight: float):
+    x = image_to_tensor(u8)
+    mean, logvar = vae.encoder(x)
+    z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+    y = vae.decoder(z)
+    # The reference's uint8 conversion truncates: aim at the middle of each byte's interval.
+    target = x + 1.0 / 255.0
+    # Foreground and edges are a small part of each image and all that the detector reads: weigh them up.
+    bg = torch.median(torch.cat([x[:, :, 0], x[:, :, -1]], dim=2), dim=2).values[:, :, None, None]
+    fg = ((x - bg).abs().amax(1, keepdim=True) > 4.0 / 255.0).float()
+    fg = F.max_pool2d(fg, 3, stride=1, padding=1)
+    w = 1.0 + 4.0 * fg
+    rec = (w * (y - target) ** 2).mean()
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+    return rec + kl_weight * kl, rec, kl
+
+
+def train_vae(a) -> None:
+    os.makedirs(C.CACHE, exist_ok=True)
+    ck_path = os.path.join(C.CACHE, "vae.pt")
+    log = os.path.join(C.CACHE, "vae.log")
+    torch.manual_seed(a.seed)
+    vae = make_vae()
+    opt = torch.optim.AdamW(vae.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    ema = C.Ema(vae, 0.999)
+    rng = np.random.default_rng(a.seed)
+    step, elapsed = 0, 0.0
+    if a.resume and os.path.exists(ck_path):
+        ck = torch.load(ck_path)
+        vae.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        ema.shadow = ck["ema"]
+        rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        step, elapsed = ck["step"], ck["elapsed"]
+        C.log_line(log, f"resumed at step {step}")
+    C.log_line(log, f"vae: channels {C.VAE_CHANNELS}, enc/dec blocks {C.VAE_ENC_BLOCKS}/{C.VAE_DEC_BLOCKS}, "
+                    f"params encoder {count(vae.encoder)} decoder {count(vae.decoder)}; steps {a.steps} "
+                    f"(32x32 crops, batch {a.batch}, until step {a.crop_until}; then 64x64, batch {a.full_batch}), threads {a.threads}")
+    t_last_ck = time.time()
+    t0 = time.time() - elapsed
+    acc = [0.0, 0.0, 0]
+    while step < a.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a.steps, a.lr, 100)
+        full = step >= a.crop_until
+        imgs, _ = C.training_batch(rng, a.full_batch if full else a.batch)
+        if not full:
+            # Most steps train on 32×32 crops at offsets aligned to the latent grid (4× cheaper; every
+            # layer is a convolution except the mid attention and GroupNorm's statistics, which the
+            # final full-size steps adapt).
+            oy, ox = rng.integers(0, 5, size=2) * 8
+            imgs = np.ascontiguousarray(imgs[:, oy:oy + 32, ox:ox + 32])
+        loss, rec, kl = vae_loss(vae, torch.from_numpy(imgs), a.kl)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        ema.update(vae, min(0.999, (1 + step) / (10 + step)))
+        step += 1
+        acc[0] += rec.item()
+        acc[1] += kl.item()
+        acc[2] += 1
+        if step % 25 == 0 or step == a.steps:
+            el = time.time() - t0
+            C.log_line(log, f"step {step} rec {acc[0] / acc[2]:.6f} kl {acc[1] / acc[2]:.3f} "
+                            f"lr {opt.param_groups[0]['lr']:.2e} elapsed {el:.0f}s steps/min {60 * step / max(el, 1e-9):.1f}")
+            acc = [0.0, 0.0, 0]
+        if time.time() - t_last_ck > a.checkpoint_s or step == a.steps:
+            C.save_atomic({"model": vae.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow, "rng": rng.bit_generator.state,
+                           "torch_rng": torch.get_rng_state(), "step": step, "elapsed": time.time() - t0}, ck_path)
+            t_last_ck = time.time()
+    C.log_line(log, f"vae training done: {step} steps, wall {time.time() - t0:.0f}s")
+    fit_latent_stats(a, ema.shadow, log)
+
+
+@torch.no_grad()
+def fit_latent_stats(a, weights: dict, log: str) -> None:
+    """SD3's latent format: z = (latent − shift)·scale with unit variance; then a preview map and PSNR."""
+    vae = make_vae()
+    vae.load_state_dict(weights)
+    vae.eval()
+    rng = np.random.default_rng(a.seed + 1000)
+    means, imgs_all = [], []
+    for _ in range(8):
+        imgs, _ = C.training_batch(rng, 128)
+        m, _ = vae.encoder(image_to_tensor(torch.from_numpy(imgs)))
+        means.append(m)
+        imgs_all.append(imgs)
+    lat = torch.cat(means)
+    shift = lat.mean().item()
+    scale = 1.0 / (lat - shift).std().item()
+    # Preview factors: least squares from the denoiser-space latent (per latent pixel) to the image
+    # averaged over each 8×8 block, RGB in 0..1.
+    z = ((lat - shift) * scale).permute(0, 2, 3, 1).reshape(-1, 16).double()
+    u8 = torch.from_numpy(np.concatenate(imgs_all)).double() / 255.0
+    rgb = u8.reshape(-1, 8, 8, 8, 8, 3).mean((2, 4)).reshape(-1, 3)
+    A = torch.cat([z, torch.ones(z.shape[0], 1, dtype=torch.float64)], 1)
+    sol = torch.linalg.lstsq(A, rgb).solution
+    factors, bias = sol[:16].tolist(), sol[16].tolist()
+    # Round-trip PSNR on fresh renders (uint8 → latent mean → uint8, the reference conversion).
+    from models import tensor_to_image
+    imgs, _ = C.training_batch(np.random.default_rng(a.seed + 2000), 256)
+    m, _ = vae.encoder(image_to_tensor(torch.from_numpy(imgs)))
+    out = tensor_to_image(vae.decoder(m)).numpy().astype(np.float64)
+    mse = ((out - imgs.astype(np.float64)) ** 2).mean()
+    psnr = 10 * math.log10(255.0 ** 2 / max(mse, 1e-12))
+    stats = {"scale": scale, "shift": shift, "preview": {"factors": factors, "bias": bias}, "psnr": psnr}
+    C.write_json(os.path.join(C.CACHE, "vae_stats.json"), stats)
+    C.log_line(log, f"latent shift {shift:.5f} scale {scale:.5f}; round-trip PSNR {psnr:.2f} dB on 256 renders")
+
+
+# ----------------------------------------------------------------------------------------------
+# Stage 2: text encoders + MM-DiT
+
+
+def make_text_and_dit():
+    ids = C.used_token_ids()
+    clip_l = ClipText("l", ids, C.CLIP_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO)
+    clip_g = ClipText("g", ids, C.CLIP_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO, projection=C.CLIP_WIDTH)
+    dit = MMDiT(C.DIT_HIDDEN, C.DIT_DEPTH, C.DIT_MLP_RATIO, C.CONTEXT_DIM, C.ADM_DIM, C.DIT_POS_MAX)
+    return clip_l, clip_g, dit
+
+
+class Stage2(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.clip_l, self.clip_g, self.dit = make_text_and_dit()
+
+    def cond(self, l_ids, g_ids, t5_rows=77):
+        ls, lp = self.clip_l(l_ids)
+        gs, gp = self.clip_g(g_ids)
+        return conditioning(ls, gs, lp, gp, C.CONTEXT_DIM, t5_rows)
+
+
+def logit_normal(n: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.sigmoid(torch.randn(n, generator=gen))
+
+
+def shift_sigma(t: torch.Tensor, s: float) -> torch.Tensor:
+    return s * t / (1 + (s - 1) * t)
+
+
+def load_encoder():
+    vae_ck = torch.load(os.path.join(C.CACHE, "vae.pt"))
+    encoder = make_vae().encoder
+    encoder.load_state_dict({k[len("encoder."):]: v for k, v in vae_ck["ema"].items() if k.startswith("encoder.")})
+    encoder.eval()
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    return encoder
+
+
+@torch.no_grad()
+def build_latents(a) -> None:
+    """Renders `count` training scenes and stores their VAE latents (denoiser space) and captions.
+
+    Encoding costs as much as a DiT training step, so stage 2 reads latents from this cache; each
+    scene keeps every caption it supports (scene_captions), one of which is drawn per visit.
+    """
+    from world import sample_training_scene, render, scene_captions, check_training_scene, CATEGORIES
+    log = os.path.join(C.CACHE, "latents.log")
+    stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
+    encoder = load_encoder()
+    rng = np.random.default_rng(a.seed + 7)
+    path = os.path.join(C.CACHE, "latents.pt")
+    lat, caps = [], []
+    if a.resume and os.path.exists(path):
+        d = torch.load(path)
+        lat, caps = [d["latents"]], d["captions"]
+        rng.bit_generator.state = d["rng"]
+    have = sum(x.shape[0] for x in lat)
+    t0 = time.time()
+    while have < a.count:
+        n = min(256, a.count - have)
+        imgs = np.empty((n, 64, 64, 3), dtype=np.uint8)
+        for i in range(n):
+            scene, cap = sample_training_scene(rng, CATEGORIES[rng.integers(len(CATEGORIES))])
+            check_training_scene(scene)
+            imgs[i] = render(scene)
+            others = [c for c in scene_captions(scene) if c != cap]
+            caps.append([cap] + others)
+        m, _ = encoder(image_to_tensor(torch.from_numpy(imgs)))
+        lat.append(((m - stats["shift"]) * stats["scale"]).to(torch.float16))
+        have += n
+        if have % 2048 == 0 or have >= a.count:
+            C.save_atomic({"latents": torch.cat(lat), "captions": caps, "rng": rng.bit_generator.state}, path)
+            lat = [torch.cat(lat)]
+            C.log_line(log, f"{have} latents, {time.time() - t0:.0f}s")
+
+
+def train_dit(a) -> None:
+    os.makedirs(C.CACHE, exist_ok=True)
+    ck_path = os.path.join(C.CACHE, "dit.pt")
+    log = os.path.join(C.CACHE, "dit.log")
+    data = torch.load(os.path.join(C.CACHE, "latents.pt"))
+    latents, captions = data["latents"], data["captions"]
+    torch.manual_seed(a.seed)
+    model = Stage2()
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.ndim >= 2 and "embedding" not in n else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.99))
+    ema = C.Ema(model, a.ema)
+    rng = np.random.default_rng(a.seed)
+    gen = torch.Generator().manual_seed(a.seed)
+    step, elapsed = 0, 0.0
+    if a.resume and os.path.exists(ck_path):
+        ck = torch.load(ck_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        ema.shadow = ck["ema"]
+        rng.bit_generator.state = ck["rng"]
+        gen.set_state(ck["gen"])
+        step, elapsed = ck["step"], ck["elapsed"]
+        C.log_line(log, f"resumed at step {step}")
+    ids = C.CaptionIds()
+    C.log_line(log, f"dit: hidden {C.DIT_HIDDEN} depth {C.DIT_DEPTH} mlp {C.DIT_MLP_RATIO} params {count(model.dit)}; "
+                    f"clip width {C.CLIP_WIDTH} layers {C.CLIP_LAYERS} params L {count(model.clip_l)} G {count(model.clip_g)}; "
+                    f"{latents.shape[0]} cached latents; steps {a.steps} batch {a.batch} lr {a.lr} "
+                    f"train shift {a.train_shift} dropout {a.dropout}")
+    t0 = time.time() - elapsed
+    t_last_ck = time.time()
+    acc, n_acc = 0.0, 0
+    while step < a.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a.steps, a.lr, 300)
+        pick = rng.integers(latents.shape[0], size=a.batch)
+        x0 = latents[torch.from_numpy(pick)].float()
+        caps = []
+        for i in pick:
+            opts = captions[i]
+            # Half the time the caption the scene was made for, else any caption it supports.
+            c = opts[0] if (len(opts) == 1 or rng.random() < 0.5) else opts[1 + rng.integers(len(opts) - 1)]
+            caps.append("" if rng.random() < a.dropout else c)
+        l_ids, g_ids = ids(caps)
+        context, pooled = model.cond(l_ids, g_ids, t5_rows=1)
+        t = shift_sigma(logit_normal(a.batch, gen), a.train_shift)
+        eps = torch.randn(x0.shape, generator=gen)
+        xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * eps
+        v = model.dit(xt, 1000 * t, context, pooled, t5_rows=1, t5_weight=77.0)
+        loss = ((v - (eps - x0)) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema.update(model, min(a.ema, (1 + step) / (10 + step)))
+        step += 1
+        acc += loss.item()
+        n_acc += 1
+        if step % 100 == 0 or step == a.steps:
+            el = time.time() - t0
+            C.log_line(log, f"step {step} loss {acc / n_acc:.5f} lr {opt.param_groups[0]['lr']:.2e} "
+                            f"elapsed {el:.0f}s samples/s {step * a.batch / max(el, 1e-9):.1f}")
+            acc, n_acc = 0.0, 0
+        if time.time() - t_last_ck > a.checkpoint_s or step == a.steps:
+            C.save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow, "rng": rng.bit_generator.state,
+                           "gen": gen.get_state(), "step": step, "elapsed": time.time() - t0}, ck_path)
+            # Snapshots along the way, to compare scores against training time.
+            if step // a.keep_every != (step - 1) // a.keep_every or step == a.steps:
+                C.save_atomic({"ema": ema.shadow, "step": step}, os.path.join(C.CACHE, f"dit_ema_{step:07d}.pt"))
+            t_last_ck = time.time()
+    C.log_line(log, f"dit training done: {step} steps, wall {time.time() - t0:.0f}s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=["vae", "vae-stats", "latents", "dit"])
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--kl", type=float, default=1e-5, help="KL weight of the VAE")
+    ap.add_argument("--crop-until", type=int, default=0, help="VAE: steps on 32x32 crops before full images")
+    ap.add_argument("--full-batch", type=int, default=16, help="VAE: batch of the full-size steps")
+    ap.add_argument("--dropout", type=float, default=0.1, help="caption dropout to the empty prompt")
+    ap.add_argument("--train-shift", type=float, default=1.0, help="shift of the logit-normal training timesteps")
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint-s", type=float, default=240.0)
+    ap.add_argument("--keep-every", type=int, default=5000)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--count", type=int, default=30000, help="latents: scenes to encode")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)
+    if a.stage == "vae":
+        a.steps, a.batch, a.lr = a.steps or 3000, a.batch or 32, a.lr or 1e-3
+        train_vae(a)
+    elif a.stage == "vae-stats":
+        fit_latent_stats(a, torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"], os.path.join(C.CACHE, "vae.log"))
+    elif a.stage == "latents":
+        a.batch = a.batch or 256
+        build_latents(a)
+    else:
+        a.steps, a.batch, a.lr = a.steps or 20000, a.batch or 64, a.lr or 1e-3
+        train_dit(a)
+
+
+if __name__ == "__main__":
+    main()
