@@ -1,10 +1,10 @@
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
-import attentionRowsWgsl from '../../shaders/attention_rows.wgsl?raw';
 import { InvalidArgumentError } from '../errors.js';
 import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import type { KernelSpec } from '../shader/contract.js';
 import { kernelSources } from '../shader/sources.js';
+import { attentionPasses } from './attention-passes.js';
 
 /**
  * Where a sequence operand's elements live: (batch i, token t, head h, dim d) is at
@@ -95,30 +95,10 @@ export const attentionKernel: KernelSpec<AttentionArgs> = {
   },
 };
 
-const ROWS_WG = 64;
-const ROWS_PER_INVOCATION = 4;
-
-/**
- * The register-streaming variant for CPU emulation: same bindings and Params, no workgroup memory
- * (each invocation owns 4 query rows and reads every key once with vec4 loads).
- */
-export const attentionRowsKernel: KernelSpec<AttentionArgs> = {
-  ...attentionKernel,
-  name: 'attention_rows',
-  sources: kernelSources('attention_rows.wgsl', attentionRowsWgsl),
-  variant({ o }, _caps, precision) {
-    return { precision, constants: { HEAD_DIM: o.headDim, WG: ROWS_WG, CAUSAL: o.causal ? 1 : 0, HAS_BIAS: o.bias ? 1 : 0 } };
-  },
-  plan(args, v) {
-    const { params } = attentionKernel.plan(args, { ...v, constants: { BQ: 1 } });
-    return { params, workgroups: [Math.ceil(args.o.qLen / (ROWS_WG * ROWS_PER_INVOCATION)), args.o.heads, args.o.batch] };
-  },
-};
-
-/** Whether the rows variant can address these operands with vec4 loads (and should: CPU emulation). */
-function useRows(o: AttentionOptions, out: SeqOperand, fallbackAdapter: boolean): boolean {
+/** Whether the three-pass variant fits (vec4 rows and head dims) and should run: CPU emulation. */
+function usePasses(o: AttentionOptions, out: SeqOperand, fallbackAdapter: boolean): boolean {
   const aligned = (s: SeqOperand) => s.rowStride % 4 === 0 && s.col % 4 === 0;
-  return fallbackAdapter && o.headDim % 4 === 0 && o.headDim <= 128 && [o.q, o.k, o.v, out].every(aligned);
+  return fallbackAdapter && o.headDim % 4 === 0 && [o.q, o.k, o.v, out].every(aligned);
 }
 
 /** Plain `[batch, len, width]` operand. */
@@ -135,8 +115,20 @@ export function attention(b: GraphBuilder, o: AttentionOptions): Value {
   }
   const width = o.heads * o.headDim;
   const out = o.out ?? { value: b.temp([o.batch, o.qLen, width], o.label ?? 'attention'), rowsPerBatch: o.qLen, rowOffset: 0, rowStride: width, col: 0 };
+  if (usePasses(o, out, b.caps.isFallbackAdapter)) {
+    const rows = ({ rowsPerBatch, rowOffset, rowStride, col }: SeqOperand) => ({ rowsPerBatch, rowOffset, rowStride, col });
+    attentionPasses(
+      b,
+      {
+        batch: o.batch, heads: o.heads, headDim: o.headDim, qLen: o.qLen, kvLen: o.kvLen, scale: o.scale,
+        causal: Boolean(o.causal), hasBias: Boolean(o.bias), q: rows(o.q), k: rows(o.k), v: rows(o.v), out: rows(out),
+      },
+      { q: o.q.value, k: o.k.value, v: o.v.value, bias: o.bias ?? null, out: out.value },
+      o.label ?? 'attention',
+    );
+    return out.value;
+  }
   const bindings: Operand[] = [o.q.value, o.k.value, o.v.value, o.bias ?? null, out.value];
-  const kernel = useRows(o, out, b.caps.isFallbackAdapter) ? attentionRowsKernel : attentionKernel;
-  b.dispatch(kernel, { o, out }, bindings, o.label ?? 'attention');
+  b.dispatch(attentionKernel, { o, out }, bindings, o.label ?? 'attention');
   return out.value;
 }

@@ -48,12 +48,12 @@ describe('attention', () => {
     [1, 77, 2, 64, true, false],
     [1, 20, 1, 100, false, false],
   ];
-  // Both variants on every case: the register-streaming one CPU emulation uses, and the
-  // workgroup-tiled one GPUs use (forced here by presenting the adapter as a GPU).
-  for (const [B, L, heads, dh, causal, withBias] of cases) for (const variant of ['rows', 'tiled'] as const) {
+  // Both variants on every case: the three passes (scores, softmax, P·V) CPU emulation uses, and
+  // the workgroup-tiled flash kernel GPUs use (forced here by presenting the adapter as a GPU).
+  for (const [B, L, heads, dh, causal, withBias] of cases) for (const variant of ['passes', 'tiled'] as const) {
     it(`${variant} variant matches the f64 reference for B=${B}, L=${L}, heads=${heads}, dh=${dh}${causal ? ', causal' : ''}${withBias ? ', bias' : ''}`, async () => {
       const gpu = await testGpu();
-      const caps = { ...gpu.ctx.caps, isFallbackAdapter: variant === 'rows' };
+      const caps = { ...gpu.ctx.caps, isFallbackAdapter: variant === 'passes' };
       const W = heads * dh;
       const qkv = randomArray(B * L * 3 * W, L * 31 + dh, -2, 2);
       const bias = withBias ? randomArray(heads * L * L, 5, -3, 3) : undefined;
@@ -62,16 +62,32 @@ describe('attention', () => {
         const x = b.input('qkv', [B, L, 3 * W]);
         const biasValue = bias ? b.input('bias', [heads, L, L], 'f32') : null;
         b.output('o', attention(b, { q: seq(x, 0), k: seq(x, W), v: seq(x, 2 * W), batch: B, heads, headDim: dh, qLen: L, kvLen: L, scale, causal, bias: biasValue }));
-        const expected = variant === 'rows' && dh % 4 === 0 && dh <= 128 ? 'attention_rows' : 'attention';
+        const expected = variant === 'passes' && dh % 4 === 0 ? 'attention_pv' : 'attention';
         if (b.ops.at(-1)?.spec.name !== expected) throw new Error(`expected the ${expected} kernel, got ${b.ops.at(-1)?.spec.name}`);
       }, bias ? { qkv, bias } : { qkv }, 'f32', caps);
       expectClose(out.o!, attentionRef(qkv, B, L, heads, dh, scale, causal, bias), tolerance(dh), 'attention', [B, L, heads, dh]);
     });
   }
 
-  for (const variant of ['rows', 'tiled'] as const) it(`${variant} variant reads a stream inside a joint sequence and writes rows at an offset`, async () => {
+  it('the passes split query rows into chunks when the scores would exceed the binding cap', async () => {
     const gpu = await testGpu();
-    const caps = { ...gpu.ctx.caps, isFallbackAdapter: variant === 'rows' };
+    const [B, L, heads, dh] = [2, 37, 3, 16];
+    const W = heads * dh;
+    // Scores of one query row of every (batch, head): 2·3·40 f32 = 960 bytes; 4 KiB holds 4 rows.
+    const caps = { ...gpu.ctx.caps, isFallbackAdapter: true, maxStorageBufferBindingSize: 4096 };
+    const qkv = randomArray(B * L * 3 * W, 9, -2, 2);
+    const out = await runGraph(gpu, 'attention passes in chunks', (b) => {
+      const x = b.input('qkv', [B, L, 3 * W]);
+      b.output('o', attention(b, { q: seq(x, 0), k: seq(x, W), v: seq(x, 2 * W), batch: B, heads, headDim: dh, qLen: L, kvLen: L, scale: 0.25, causal: true }));
+      const pv = b.ops.filter((op) => op.spec.name === 'attention_pv');
+      if (pv.length !== 10) throw new Error(`expected 10 chunks of 4 (or fewer) query rows, got ${pv.length}`);
+    }, { qkv }, 'f32', caps);
+    expectClose(out.o!, attentionRef(qkv, B, L, heads, dh, 0.25, true), tolerance(dh), 'chunked attention passes');
+  });
+
+  for (const variant of ['passes', 'tiled'] as const) it(`${variant} variant reads a stream inside a joint sequence and writes rows at an offset`, async () => {
+    const gpu = await testGpu();
+    const caps = { ...gpu.ctx.caps, isFallbackAdapter: variant === 'passes' };
     const [B, Lc, Lx, heads, dh] = [2, 5, 12, 2, 64];
     const L = Lc + Lx;
     const W = heads * dh;
