@@ -11,17 +11,14 @@ const relL2 = (got: ArrayLike<number>, ref: ArrayLike<number>): number => compar
 
 /**
  * f16 compute (activations f16, statistics and accumulators f32) against f32 compute, relative
- * L2 ≤ 1e-2 (ISSUE_NOTES). Runs only where the adapter has shader-f16; elsewhere it says so and
- * asserts the feature is really absent.
+ * L2 ≤ 1e-2 (ISSUE_NOTES). Runs only where the adapter has shader-f16; elsewhere it is reported
+ * as skipped, with the reason in its name.
  */
+const HAS_F16 = (await testGpu()).ctx.caps.f16;
+
 describe('VAE in f16 compute', () => {
-  it('decode (2 bands) and encode match f32 compute within relative L2 1e-2', async () => {
+  it.skipIf(!HAS_F16)('decode (2 bands) and encode match f32 compute within relative L2 1e-2 (skipped: adapter lacks shader-f16)', async () => {
     const gpu = await testGpu();
-    if (!gpu.ctx.caps.f16) {
-      console.log('f16 VAE: not run: adapter lacks shader-f16');
-      expect(gpu.ctx.device.features.has('shader-f16')).toBe(false);
-      return;
-    }
     const latent = randomArray(16 * 6 * 5, 61, -2, 2);
     const image = Uint8ClampedArray.from(randomArray(48 * 40 * 4, 62, 0, 256), (v) => Math.floor(v));
     const results = [];
