@@ -152,7 +152,7 @@ export class NonFiniteError extends MmditError {
 }
 
 /** What a user-given path failed to be. */
-export type FileProblem = 'missing' | 'not a file' | 'not a directory' | 'not writable' | 'not readable' | `outside ${string}`;
+export type FileProblem = 'missing' | 'not a file' | 'not a directory' | 'not writable' | 'not readable' | 'not a valid path' | `outside ${string}`;
 
 /**
  * A path given by the user (or named inside an index or manifest) that cannot be used as asked:
@@ -177,6 +177,8 @@ function fileProblemText(problem: FileProblem): string {
       return 'cannot be written';
     case 'not readable':
       return 'cannot be read';
+    case 'not a valid path':
+      return 'is not a usable path (too long, a symlink loop, or invalid characters)';
     default:
       return `resolves ${problem}, which it must stay inside`;
   }

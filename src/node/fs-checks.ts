@@ -24,8 +24,14 @@ export function problemOf(error: unknown, use: 'read' | 'write'): { problem: Fil
     case 'EPERM':
     case 'EROFS':
       return { problem: use === 'write' ? 'not writable' : 'not readable', code };
+    case 'ENAMETOOLONG':
+    case 'ELOOP':
+    case 'EINVAL':
+    case 'ERR_INVALID_ARG_VALUE': // Node's answer to a NUL byte in a path
+      return { problem: 'not a valid path', code };
     default:
-      return null;
+      // Any other system error (EIO, ENOSPC, EMFILE...) still names the path and the code.
+      return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? { problem: use === 'write' ? 'not writable' : 'not readable', code } : null;
   }
 }
 
@@ -73,6 +79,7 @@ export async function readBytesChecked(path: string): Promise<Uint8Array> {
  * it: `../../../etc/passwd` or an absolute path is a FileAccessError "outside <folder>".
  */
 export function insideFolder(folder: string, ref: string): string {
+  if (ref.includes('\0')) throw new FileAccessError(JSON.stringify(ref), 'not a valid path', 'a NUL byte in the name');
   const root = resolve(folder);
   const path = resolve(root, ref);
   const rel = relative(root, path);

@@ -223,8 +223,9 @@ export async function readVectorIndex(dir: string): Promise<VectorIndex> {
   const index = json as Partial<VectorIndex>;
   if (typeof json !== 'object' || json === null || !Array.isArray(index.cases)) throw new FileFormatError(file, 'not a vector index: no "cases" array');
   for (const [i, c] of index.cases.entries()) {
-    if (typeof c?.name !== 'string' || typeof c.kind !== 'string' || typeof c.outputs !== 'object' || c.outputs === null || typeof c.tolerance?.maxAbs !== 'number') {
-      throw new FileFormatError(file, `cases[${i}] lacks name, kind, outputs or tolerance.maxAbs`);
+    const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(c) || typeof c.name !== 'string' || typeof c.kind !== 'string' || !isObject(c.inputs) || !isObject(c.outputs) || typeof c.tolerance?.maxAbs !== 'number') {
+      throw new FileFormatError(file, `cases[${i}] lacks name, kind, inputs, outputs or tolerance.maxAbs`);
     }
     if (c.weights !== undefined && c.weights !== null) {
       if (typeof c.weights !== 'string') throw new FileFormatError(file, `cases[${i}] (${c.name}).weights must be a file name or null`);
