@@ -14,6 +14,9 @@ override W_FORMAT: u32 = 0u;
 // written into a larger value adds the matching residual rows), 3: SiLU.
 override EPILOGUE: u32 = 0u;
 override HAS_BIAS: bool = false;
+// Rows per invocation: 4, or 2 / 1 for the adaLN, pooled and timestep projections (M ≤ 2), whose
+// repeated rows would otherwise double or quadruple the arithmetic (folded away as constants).
+override ROWS: u32 = 4u;
 
 // Bindings, Params and seg_row: lib/matmul_io.wgsl.
 alias matmul_x = vec4<act>;
@@ -107,7 +110,7 @@ fn x_base(r: u32) -> u32 {
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let row0 = gid.y * 4u;
+  let row0 = gid.y * ROWS;
   let col0 = gid.x * 4u;
   if (row0 >= params.m || col0 >= params.n) { return; }
   // Rows and columns past the edge repeat the last valid one; their results are never stored.
@@ -131,12 +134,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b2 = load_w8(w2, k);
     let b3 = load_w8(w3, k);
     c0 += row_dots(vec4<f32>(x[x0 + o]), vec4<f32>(x[x0 + o + 1u]), b0, b1, b2, b3);
-    c1 += row_dots(vec4<f32>(x[x1 + o]), vec4<f32>(x[x1 + o + 1u]), b0, b1, b2, b3);
-    c2 += row_dots(vec4<f32>(x[x2 + o]), vec4<f32>(x[x2 + o + 1u]), b0, b1, b2, b3);
-    c3 += row_dots(vec4<f32>(x[x3 + o]), vec4<f32>(x[x3 + o + 1u]), b0, b1, b2, b3);
+    if (ROWS > 1u) {
+      c1 += row_dots(vec4<f32>(x[x1 + o]), vec4<f32>(x[x1 + o + 1u]), b0, b1, b2, b3);
+    }
+    if (ROWS > 2u) {
+      c2 += row_dots(vec4<f32>(x[x2 + o]), vec4<f32>(x[x2 + o + 1u]), b0, b1, b2, b3);
+      c3 += row_dots(vec4<f32>(x[x3 + o]), vec4<f32>(x[x3 + o + 1u]), b0, b1, b2, b3);
+    }
   }
   store_row(row0, col0, c0);
-  store_row(row0 + 1u, col0, c1);
-  store_row(row0 + 2u, col0, c2);
-  store_row(row0 + 3u, col0, c3);
+  if (ROWS > 1u) { store_row(row0 + 1u, col0, c1); }
+  if (ROWS > 2u) {
+    store_row(row0 + 2u, col0, c2);
+    store_row(row0 + 3u, col0, c3);
+  }
 }

@@ -99,10 +99,17 @@ export const matmulVec4Kernel: KernelSpec<MatmulArgs> = {
   name: 'matmul_vec4',
   sources: kernelSources('matmul_vec4.wgsl', matmulVec4Wgsl),
   variant(a, _caps, precision) {
+    // adaLN, pooled and timestep projections run at M = batch (2 with CFG): 2 or 1 rows per
+    // invocation instead of 4 repeated ones.
+    const rows = a.m <= 1 ? 1 : a.m <= 2 ? 2 : 4;
     return {
       precision,
-      constants: { WG_X: 64, WG_Y: 1, W_FORMAT: FORMAT_CODE[a.format], EPILOGUE: EPILOGUE_CODE[a.epilogue], HAS_BIAS: a.hasBias ? 1 : 0 },
+      constants: { WG_X: 64, WG_Y: 1, ROWS: rows, W_FORMAT: FORMAT_CODE[a.format], EPILOGUE: EPILOGUE_CODE[a.epilogue], HAS_BIAS: a.hasBias ? 1 : 0 },
     };
+  },
+  plan(a, v) {
+    const { params } = matmulKernel.plan(a, v);
+    return { params, workgroups: [Math.ceil(a.n / 256), Math.ceil(a.m / (v.constants.ROWS ?? 4)), 1] };
   },
 };
 

@@ -46,7 +46,7 @@ const FORMATS: StorageFormat[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
 describe('matmul weight formats (dequantised in the loads)', () => {
   for (const format of FORMATS) {
     // K = 40: a multiple of 8 but not of 32 (q4 needs K % 32, so it skips that shape).
-    const shapes = [[7, 33, 64], [77, 65, 96], [2, 5, 256], [5, 9, 40]] as const;
+    const shapes = [[7, 33, 64], [77, 65, 96], [2, 5, 256], [5, 9, 40], [1, 300, 64], [2, 260, 32]] as const;
     for (const [m, n, k] of shapes.filter(([, , k]) => format !== 'q4' || k % 32 === 0)) {
       it(`${format} weights match the reference for M=${m}, N=${n}, K=${k}`, async () => {
         const gpu = await testGpu();
