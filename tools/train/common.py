@@ -17,7 +17,9 @@ CACHE = os.path.expanduser(os.environ.get("MMDIT_TRAIN_CACHE", "~/.cache/mmdit-t
 VAE_CHANNELS = (32, 32, 64, 64)
 VAE_ENC_BLOCKS = 1
 VAE_DEC_BLOCKS = 1
-CLIP_WIDTH = 32
+# CLIP-L narrower than CLIP-G, as in SD3; the context is [L ‖ G ‖ zeros] up to the DiT's width.
+CLIP_L_WIDTH = 16
+CLIP_G_WIDTH = 32
 CLIP_HEADS = 1
 CLIP_LAYERS = 3
 CLIP_MLP_RATIO = 4
@@ -25,8 +27,8 @@ DIT_HIDDEN = 64
 DIT_DEPTH = 3
 DIT_MLP_RATIO = 4.0
 DIT_POS_MAX = 8
-CONTEXT_DIM = 2 * CLIP_WIDTH
-ADM_DIM = 2 * CLIP_WIDTH
+CONTEXT_DIM = 64
+ADM_DIM = CLIP_L_WIDTH + CLIP_G_WIDTH
 # Resolution shift of the schedule for 8×8 latents (SD3 uses 3.0 at 128×128 latents).
 SHIFT = 1.0
 

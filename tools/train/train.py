@@ -159,8 +159,8 @@ def fit_latent_stats(a, weights: dict, log: str) -> None:
 
 def make_text_and_dit():
     ids = C.used_token_ids()
-    clip_l = ClipText("l", ids, C.CLIP_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO)
-    clip_g = ClipText("g", ids, C.CLIP_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO, projection=C.CLIP_WIDTH)
+    clip_l = ClipText("l", ids, C.CLIP_L_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO)
+    clip_g = ClipText("g", ids, C.CLIP_G_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO, projection=C.CLIP_G_WIDTH)
     dit = MMDiT(C.DIT_HIDDEN, C.DIT_DEPTH, C.DIT_MLP_RATIO, C.CONTEXT_DIM, C.ADM_DIM, C.DIT_POS_MAX)
     return clip_l, clip_g, dit
 
@@ -262,7 +262,7 @@ def train_dit(a) -> None:
         C.log_line(log, f"resumed at step {step}")
     ids = C.CaptionIds()
     C.log_line(log, f"dit: hidden {C.DIT_HIDDEN} depth {C.DIT_DEPTH} mlp {C.DIT_MLP_RATIO} params {count(model.dit)}; "
-                    f"clip width {C.CLIP_WIDTH} layers {C.CLIP_LAYERS} params L {count(model.clip_l)} G {count(model.clip_g)}; "
+                    f"clip widths L {C.CLIP_L_WIDTH} G {C.CLIP_G_WIDTH} layers {C.CLIP_LAYERS} params L {count(model.clip_l)} G {count(model.clip_g)}; "
                     f"{latents.shape[0]} cached latents; steps {a.steps} batch {a.batch} lr {a.lr} "
                     f"train shift {a.train_shift} dropout {a.dropout}")
     t0 = time.time() - elapsed
