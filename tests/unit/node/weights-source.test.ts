@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, FileFormatError } from '../../../src/errors.js';
+import { CheckpointError, FileAccessError, FileFormatError } from '../../../src/errors.js';
 import { convertCheckpoints } from '../../../src/node/commands/convert.js';
 import { detectFamilies, openWeightsComponent, openWeightsFile, openWeightsPath } from '../../../src/node/weights-source.js';
 import { encodeSafetensors } from '../../../src/weights/safetensors-write.js';
@@ -93,8 +93,9 @@ describe('weights by path', () => {
     await expect(openWeightsPath(f64)).rejects.toThrow(/"x_embedder\.proj\.weight": dtype F64 in .*f64\.safetensors is not supported/);
   });
 
-  it('a missing path, an unknown extension or an empty folder is a FileFormatError naming it', async () => {
-    await expect(openWeightsPath(path.join(dir, 'nothing.safetensors'))).rejects.toThrow(FileFormatError);
+  it('a missing path is a FileAccessError, an unknown extension or an empty folder a FileFormatError, naming it', async () => {
+    await expect(openWeightsPath(path.join(dir, 'nothing.safetensors'))).rejects.toThrow(FileAccessError);
+    await expect(openWeightsPath(path.join(dir, 'nothing.safetensors'))).rejects.toThrow(/nothing\.safetensors: no such file or folder/);
     const other = path.join(dir, 'weights.bin');
     await writeFile(other, new Uint8Array(8));
     await expect(openWeightsPath(other)).rejects.toThrow(/weights\.bin: unknown weights file/);
