@@ -26,6 +26,7 @@ export default defineConfig(({ mode }) => {
       lib: {
         entry: {
           index: resolve(root, 'src/index.ts'),
+          advanced: resolve(root, 'src/advanced.ts'),
           node: resolve(root, 'src/node/index.ts'),
           cli: resolve(root, 'src/node/cli.ts'),
         },

@@ -1,4 +1,4 @@
-import { GpuContext, httpSource, loadDenoiser, MmditError, openSafetensors, PipelineCache, readTensor, runSelfCheck } from '../src/index.js';
+import { GpuContext, httpSource, loadDenoiser, MmditError, openSafetensors, PipelineCache, readTensor, Runtime, runSelfCheck } from '../src/advanced.js';
 import { compareTensors } from '../src/tensor/compare.js';
 
 interface VectorTensor { readonly file: string; readonly shape: readonly number[] }
@@ -28,7 +28,7 @@ async function runVectorCase(ctx: GpuContext, cache: PipelineCache, folder: stri
   const c = index.cases.find((k) => k.kind === 'forward' && (only === null || k.name === only));
   if (!c) throw new Error(`no forward case${only ? ` named ${only}` : ''} in ${base.href}index.json`);
   const start = performance.now();
-  const denoiser = await loadDenoiser(ctx, await openSafetensors(await httpSource(new URL(c.weights, base).href)), { cache });
+  const denoiser = await loadDenoiser(new Runtime(ctx, { pipelines: cache }), await openSafetensors(await httpSource(new URL(c.weights, base).href)));
   try {
     const [batch, , latentHeight, latentWidth] = c.inputs.x!.shape as [number, number, number, number];
     const graph = await denoiser.compile({ batch, latentHeight, latentWidth, contextLength: c.inputs.context!.shape[1]!, cfg: false });

@@ -26,6 +26,8 @@ export class GpuContext {
   readonly caps: DeviceCaps;
   readonly adapterInfo: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
   readonly memory = new MemoryTracker();
+  /** Readbacks made through `read` since the context was made (tests count them: a generation makes one). */
+  readbacks = 0;
   private lostError: DeviceLostError | null = null;
   /** The first allocation the device refused for memory, not yet reported to a caller. */
   private outOfMemory: GpuOutOfMemoryError | null = null;
@@ -179,6 +181,7 @@ export class GpuContext {
   /** Reads `size` bytes at `offset` through a staging buffer (debug reads, tests, the final image). */
   async read(buffer: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
     this.assertUsable();
+    this.readbacks++;
     const padded = Math.ceil(size / 4) * 4;
     const staging = this.createBuffer('readback', padded, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {

@@ -28,6 +28,15 @@ export class CompiledGraph {
     private readonly owned: readonly GPUBuffer[],
   ) {}
 
+  /** Bytes of the GPU buffers this graph owns (slots, inputs, outputs, constants, uniforms). */
+  get bytes(): number {
+    return this.owned.reduce((sum, buffer) => sum + buffer.size, 0);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   /** The 16-byte step state this graph reads (null when no kernel is step-dependent). */
   get stepStateBuffer(): GPUBuffer | null {
     return this.stepBuffer;

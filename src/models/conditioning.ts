@@ -1,14 +1,7 @@
-import type { GpuContext } from '../gpu/device.js';
 import { InvalidArgumentError } from '../errors.js';
-import { GraphBuilder, type Operand, type Value } from '../graph/builder.js';
-import { compileGraph } from '../graph/compile.js';
-import type { CompiledGraph } from '../graph/compiled-graph.js';
+import type { GraphBuilder, Operand, Value } from '../graph/builder.js';
 import { copyRows } from '../kernels/copy-rows.js';
 import { denseLayout } from '../kernels/matmul.js';
-import type { PipelineCache } from '../shader/pipeline-cache.js';
-import type { GpuTensor } from '../tensor/tensor.js';
-import type { ClipEncoding, ClipTextEncoder } from './clip/index.js';
-import type { T5Encoding, T5TextEncoder } from './t5/index.js';
 
 /**
  * SD3's conditioning (TEXT_VAE_SPEC.md §5), for a batch of rows (with CFG: the prompts' rows, then
@@ -35,8 +28,11 @@ export interface ConditioningSources {
   readonly t5Tokens: number;
   /** The denoiser's context width (4096 in SD3). */
   readonly contextDim: number;
-  /** Write into the denoiser's own input values instead of new ones. */
-  readonly into?: { readonly context: Value; readonly pooled: Value };
+  /**
+   * Write into these instead of new values: the denoiser graph's own input tensors, so the
+   * encoders' rows land in its inputs with no copy in between.
+   */
+  readonly into?: { readonly context: Operand & object; readonly pooled: Operand & object };
 }
 
 function lastDim(x: Operand & object): number {
@@ -63,9 +59,10 @@ export function assembleConditioning(b: GraphBuilder, s: ConditioningSources): {
   expect(s.lPooled, 'CLIP-L pooled', [batch, lastDim(s.lPooled)]);
   expect(s.gPooled, 'CLIP-G pooled', [batch, lastDim(s.gPooled)]);
   const rows = L + T;
-  const context = s.into?.context ?? b.temp([batch, rows, C], 'context');
+  // A tensor destination is bound like a weight; copyRows only reads its shape.
+  const context = (s.into?.context ?? b.temp([batch, rows, C], 'context')) as Value;
   const [pL, pG] = [lastDim(s.lPooled), lastDim(s.gPooled)];
-  const pooled = s.into?.pooled ?? b.temp([batch, pL + pG], 'pooled');
+  const pooled = (s.into?.pooled ?? b.temp([batch, pL + pG], 'pooled')) as Value;
   const clipRows = { seg: L, segRows: rows, offset: 0, stride: C };
   copyRows(b, {
     rows: batch * L, cols: dL,
@@ -103,23 +100,6 @@ export interface ConditioningTokens {
   readonly t5?: readonly ArrayLike<number>[] | null;
 }
 
-export interface ConditioningOptions {
-  /** 4096 in SD3. */
-  readonly contextDim: number;
-  /** T5 rows when T5 is absent: 77 (this engine, the `cond/no_t5` vector) or 256 (diffusers). */
-  readonly absentT5Tokens?: number;
-  readonly signal?: AbortSignal;
-}
-
-/** Outputs live until `dispose` (they are the assembly graph's buffers). */
-export interface Conditioning extends Disposable {
-  readonly context: GpuTensor;
-  readonly pooled: GpuTensor;
-  /** What each encoder produced for this batch; valid until that encoder's next `encode`. */
-  readonly encodings: { readonly clipL: ClipEncoding; readonly clipG: ClipEncoding; readonly t5: T5Encoding | null };
-  dispose(): void;
-}
-
 /**
  * One conditioning batch from per-prompt token sets (the tokenizer's output), in row order: with
  * CFG pass the prompts first, then their negative prompts.
@@ -146,52 +126,4 @@ export function padT5Rows(rows: readonly ArrayLike<number>[]): { ids: Int32Array
     for (let t = 0; t < r.length; t++) ids[i * tokens + t] = r[t] as number;
   });
   return { ids, tokens };
-}
-
-/**
- * Encodes a batch of rows with the text encoders and assembles SD3's context and pooled vector on
- * the GPU; nothing is read back. `t5` null (or no T5 ids) gives zero rows in T5's place.
- */
-export async function encodeConditioning(
-  ctx: GpuContext,
-  cache: PipelineCache,
-  encoders: { readonly clipL: ClipTextEncoder; readonly clipG: ClipTextEncoder; readonly t5?: T5TextEncoder | null },
-  tokens: ConditioningTokens,
-  o: ConditioningOptions,
-): Promise<Conditioning> {
-  const rows = tokens.rows;
-  const l = await encoders.clipL.encode(tokens.clipL, { batch: rows });
-  o.signal?.throwIfAborted();
-  const g = await encoders.clipG.encode(tokens.clipG, { batch: rows });
-  o.signal?.throwIfAborted();
-  const clipTokens = l.seq.shape[1] as number;
-  if (g.seq.shape[1] !== clipTokens) throw new InvalidArgumentError('CLIP-G ids', `${clipTokens} tokens per row like CLIP-L`, g.seq.shape[1]);
-  let t5: T5Encoding | null = null;
-  let t5Tokens = o.absentT5Tokens ?? clipTokens;
-  if (encoders.t5 && tokens.t5) {
-    if (tokens.t5.length !== rows) throw new InvalidArgumentError('T5 ids', `one id array per row (${rows})`, tokens.t5.length);
-    const padded = padT5Rows(tokens.t5);
-    t5 = await encoders.t5.encode(padded.ids, { batch: rows, ...(o.signal ? { signal: o.signal } : {}) });
-    t5Tokens = padded.tokens;
-  }
-  const t5Seq = t5?.seq ?? null;
-  // The reference runs every text encoder in f32; the copies read their outputs as f32.
-  for (const t of [l.seq, l.pooled, g.seq, g.pooled, t5Seq]) {
-    if (t && t.format !== 'f32') throw new InvalidArgumentError(`${t.label} format`, 'f32 (load the CLIP encoders with precision f32)', t.format);
-  }
-  const b = new GraphBuilder(ctx.caps, 'f32', false);
-  const out = assembleConditioning(b, {
-    batch: rows, lSeq: l.seq, gSeq: g.seq, t5Seq, lPooled: l.pooled, gPooled: g.pooled, clipTokens, t5Tokens, contextDim: o.contextDim,
-  });
-  b.output('context', out.context);
-  b.output('pooled', out.pooled);
-  const graph: CompiledGraph = await compileGraph(ctx, cache, b);
-  graph.run();
-  return {
-    context: graph.output('context'),
-    pooled: graph.output('pooled'),
-    encodings: { clipL: l, clipG: g, t5 },
-    dispose: () => graph.dispose(),
-    [Symbol.dispose]: () => graph.dispose(),
-  };
 }

@@ -3,4 +3,5 @@ export * from '../index.js';
 export { createNodeGpu, SWIFTSHADER_ICD, type NodeGpu, type NodeGpuOptions } from './dawn.js';
 export { fileSource } from './file-source.js';
 export { openDirectoryCache } from './fs-cache.js';
+export { localManifest, localManifestComponent, fileShardReader } from './local-manifest.js';
 export { openWeightsPath, openWeightsFile, openWeightsComponent } from './weights-source.js';

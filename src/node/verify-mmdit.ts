@@ -1,5 +1,6 @@
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
-import { checkForwardInputs, type Denoiser, loadDenoiser, type MmditConfig } from '../models/mmdit/index.js';
+import { checkForwardInputs, type MmditConfig } from '../models/mmdit/index.js';
+import { type Denoiser, loadDenoiser } from '../runtime/denoiser.js';
 import { canonicalizeMmdit } from '../models/mmdit/keys.js';
 import { sample } from '../runtime/sampler.js';
 import { readTensor } from '../tensor/read.js';
@@ -17,6 +18,7 @@ import {
   withWeightsProbe,
 } from './verify.js';
 import { insideFolder } from './fs-checks.js';
+import { runtimeOf } from './verify-runtime.js';
 import { openWeightsFile } from './weights-source.js';
 
 /**
@@ -122,7 +124,7 @@ async function denoiserFor(gpu: VerifyGpu, c: VectorCase, dir: string, o: Verify
   o.ranOn?.(weightsPath);
   const denoiser = await o.scope.keep(
     `mmdit|${weightsPath}|${o.precision}`,
-    async () => loadDenoiser(gpu.ctx, await openWeights(weightsPath), { precision: o.precision, cache: gpu.cache }),
+    async () => loadDenoiser(runtimeOf(gpu), await openWeights(weightsPath), { precision: o.precision }),
     (d) => d.dispose(),
   );
   return relL2 === undefined ? { denoiser } : { denoiser, relL2 };

@@ -3,16 +3,19 @@ import { join } from 'node:path';
 import { CheckpointError, FileFormatError, InvalidArgumentError } from '../errors.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { compileGraph } from '../graph/compile.js';
-import { type ClipActivation, type ClipConfig, type ClipModel, ClipTextEncoder, type ClipOverrides, openClipCheckpoint } from '../models/clip/index.js';
+import { type ClipActivation, type ClipConfig, type ClipModel, type ClipOverrides, openClipCheckpoint } from '../models/clip/index.js';
 import { assembleConditioning } from '../models/conditioning.js';
-import { bucketMatrix, openT5Checkpoint, type T5Config, T5TextEncoder, type T5Overrides } from '../models/t5/index.js';
+import { bucketMatrix, openT5Checkpoint, type T5Config, type T5Overrides } from '../models/t5/index.js';
+import { ClipTextEncoder } from '../runtime/clip.js';
+import { T5TextEncoder } from '../runtime/t5.js';
 import { readTensor } from '../tensor/read.js';
 import type { GpuTensor } from '../tensor/tensor.js';
 import { parseManifest, resolveRelative } from '../weights/manifest.js';
-import { manifestSource } from '../weights/manifest-source.js';
 import { openDiffusersShards, openSafetensors } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { fileDirectoryReader, fileSource } from './file-source.js';
+import { localManifestComponent } from './local-manifest.js';
+import { runtimeOf } from './verify-runtime.js';
 import { insideFolder, parseJson, readTextChecked } from './fs-checks.js';
 import {
   type CaseRun,
@@ -100,7 +103,7 @@ async function openTextWeights(path: string, component: TextComponent): Promise<
   if (path.endsWith('.json')) {
     const manifest = parseManifest(parseJson(await readTextChecked(path), path), path);
     if (!manifest.components[component]) return null;
-    return manifestSource(manifest, component, (shard) => fileSource(resolveRelative(path, shard.file)));
+    return localManifestComponent(path, manifest, component);
   }
   return openSafetensors(await fileSource(path), { unsupported: 'skip' });
 }
@@ -207,7 +210,7 @@ export const runClipCase: CaseRunner = withWeightsProbe(async (gpu, c, dir, o) =
   const weights = await chooseWeights(c, dir, o, model, deriveClip);
   const encoder = await o.scope.keep(
     `${model}|${weights.path}|${o.precision}|${JSON.stringify(overrides)}`,
-    async () => ClipTextEncoder.load(gpu.ctx, gpu.cache, await weights.open(), { ...overrides, precision: o.precision }),
+    async () => ClipTextEncoder.load(runtimeOf(gpu), await weights.open(), { ...overrides, precision: o.precision }),
     (e) => e.dispose(),
   );
   const tokens = input(c, 'tokens');
@@ -233,7 +236,7 @@ export const runT5Case: CaseRunner = withWeightsProbe(async (gpu, c, dir, o) => 
   const weights = await chooseWeights(c, dir, o, 't5', deriveT5);
   const encoder = await o.scope.keep(
     `t5|${weights.path}|${JSON.stringify(overrides)}`,
-    async () => T5TextEncoder.load(gpu.ctx, gpu.cache, await weights.open(), overrides),
+    async () => T5TextEncoder.load(runtimeOf(gpu), await weights.open(), overrides),
     (e) => e.dispose(),
   );
   const tokens = input(c, 'tokens');

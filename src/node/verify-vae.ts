@@ -1,13 +1,15 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, FileFormatError, InvalidArgumentError } from '../errors.js';
-import { openVaeCheckpoint, Vae, type VaeConfig, type VaeOverrides } from '../models/vae/index.js';
+import { openVaeCheckpoint, type VaeConfig, type VaeOverrides } from '../models/vae/index.js';
+import { Vae } from '../runtime/vae.js';
 import { readTensor } from '../tensor/read.js';
 import { parseManifest, resolveRelative } from '../weights/manifest.js';
-import { manifestSource } from '../weights/manifest-source.js';
 import { openDiffusersShards, openSafetensors } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { fileDirectoryReader, fileSource } from './file-source.js';
+import { localManifestComponent } from './local-manifest.js';
+import { runtimeOf } from './verify-runtime.js';
 import { insideFolder, parseJson, readTextChecked } from './fs-checks.js';
 import { type CaseRun, type CaseRunner, readVectorTensor, type TensorCheck, type VectorCase, type VectorTensor, type VerifyRunOptions, describeCaseConfig, type WeightsFit, withWeightsProbe } from './verify.js';
 
@@ -46,7 +48,7 @@ async function openVaeWeights(path: string): Promise<TensorSource | null> {
   if (path.endsWith('.json')) {
     const manifest = parseManifest(parseJson(await readTextChecked(path), path), path);
     if (!manifest.components['vae']) return null;
-    return manifestSource(manifest, 'vae', (shard) => fileSource(resolveRelative(path, shard.file)));
+    return localManifestComponent(path, manifest, 'vae');
   }
   return openSafetensors(await fileSource(path), { unsupported: 'skip' });
 }
@@ -102,7 +104,7 @@ async function loadVae(gpu: Parameters<CaseRunner>[0], c: VectorCase, dir: strin
   const weights = await chooseWeights(c, dir, o);
   return o.scope.keep(
     `vae|${weights.path}|${o.precision}|${JSON.stringify(overrides)}`,
-    async () => Vae.load(gpu.ctx, gpu.cache, await weights.open(), { ...overrides, precision: o.precision }),
+    async () => Vae.load(runtimeOf(gpu), await weights.open(), { ...overrides, precision: o.precision }),
     (vae) => vae.dispose(),
   );
 }

@@ -3,11 +3,11 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { CheckpointError, FileFormatError } from '../errors.js';
 import { DIFFUSERS_FOLDERS, openDiffusersModel, SINGLE_FILE_PREFIXES, splitSingleFile } from '../weights/checkpoint.js';
 import { COMPONENTS, type ComponentName, type ModelManifest, parseManifest, resolveRelative } from '../weights/manifest.js';
-import { manifestSource } from '../weights/manifest-source.js';
 import { openOnnx } from '../weights/onnx.js';
 import { openDiffusersShards, openSafetensors, openSafetensorsSet, parseSafetensorsIndex } from '../weights/safetensors.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { externalDataReader, fileDirectoryReader, fileSource } from './file-source.js';
+import { localManifestComponent } from './local-manifest.js';
 import { parseJson, readTextChecked, typed } from './fs-checks.js';
 
 /**
@@ -79,7 +79,7 @@ async function openManifestFile(path: string): Promise<OpenedWeights> {
   const manifest = parseManifest(parseJson(await readTextChecked(path), path), path);
   const components: { [C in ComponentName]?: TensorSource } = {};
   for (const c of COMPONENTS) {
-    if (manifest.components[c]) components[c] = manifestSource(manifest, c, (shard) => fileSource(resolveRelative(path, shard.file)), path);
+    if (manifest.components[c]) components[c] = localManifestComponent(path, manifest, c);
   }
   return { path, components, loose: null, manifest, notes: [] };
 }

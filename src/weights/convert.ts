@@ -127,7 +127,8 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
 /** The stored format of one tensor under a variant (see DESIGN §9 and quant-rule.ts). */
 export function chooseFormat(info: TensorInfo, component: ComponentName, quant: WeightsVariant, rule: QuantRule): StorageFormat {
   if (info.dtype === 'Q8' || info.dtype === 'Q4') return info.dtype === 'Q8' ? 'q8' : 'q4';
-  if (quant === 'f32') return 'f32';
+  // Rank-1 tensors are stored as the kernels bind them (format-rule.ts): loading stays a copy.
+  if (quant === 'f32' || info.shape.length <= 1) return 'f32';
   const q = quant === 'int8' ? 'q8' : quant === 'int4' ? 'q4' : null;
   if (q && rule(info.name, info.shape, component) && fitsFormat(info.shape, q)) return q;
   // BF16 keeps its own format (it decodes exactly in the kernels); f16 would lose its range.

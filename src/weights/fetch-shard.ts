@@ -1,4 +1,5 @@
 import { FileFormatError } from '../errors.js';
+import { type Sha256Stream, sha256Stream } from './sha256.js';
 
 export interface FetchShardOptions {
   readonly fetch: typeof fetch;
@@ -11,18 +12,29 @@ export interface FetchShardOptions {
   readonly backoffMs?: (attempt: number) => number;
   readonly onBytes?: (loaded: number) => void;
   readonly onRetry?: (attempt: number, loaded: number, error: unknown) => void;
+  /** The server answered a resume (`Range`) with the whole file: the shard is read again from byte 0. */
+  readonly onNoRange?: (loaded: number) => void;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** A downloaded shard and the SHA-256 of its bytes, computed while they streamed in. */
+export interface FetchedShard {
+  readonly bytes: Uint8Array;
+  readonly sha256: string;
+}
+
 /**
- * Downloads one shard into one preallocated buffer, streaming the body. A dropped connection is
- * resumed with `Range: bytes=<received>-`; a server that answers 200 to that (no range support)
- * restarts from zero. Bodies longer than the manifest's size are rejected at once (oversized or
- * wrong file); shorter ones are retried and then rejected as truncated. HTTP 4xx is not retried.
+ * Downloads one shard into one preallocated buffer, streaming the body and hashing each piece as
+ * it arrives (no second pass). A dropped connection is resumed with `Range: bytes=<received>-`,
+ * the hash carrying on from where it was; a server that answers 200 to that (no range support) is
+ * read again from zero as one streamed whole-file read (`onNoRange` says so), the hash restarted.
+ * Bodies longer than the manifest's size are rejected at once (oversized or wrong file); shorter
+ * ones are retried and then rejected as truncated. HTTP 4xx is not retried.
  */
-export async function fetchShard(url: string, options: FetchShardOptions): Promise<Uint8Array> {
+export async function fetchShard(url: string, options: FetchShardOptions): Promise<FetchedShard> {
   const total = options.bytes;
   const buffer = new Uint8Array(total);
+  const hash: { stream: Sha256Stream } = { stream: sha256Stream() };
   const retries = options.retries ?? 5;
   const backoff = options.backoffMs ?? ((n: number) => Math.min(4000, 250 * 2 ** n));
   let received = 0;
@@ -31,8 +43,8 @@ export async function fetchShard(url: string, options: FetchShardOptions): Promi
     options.signal?.throwIfAborted();
     const before = received;
     try {
-      received = await attempt(url, buffer, received, options);
-      if (received === total) return buffer;
+      received = await attempt(url, buffer, received, options, hash);
+      if (received === total) return { bytes: buffer, sha256: hash.stream.hex() };
       throw new FileFormatError(url, `truncated: the server sent ${received} of ${total} bytes`);
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
@@ -69,7 +81,7 @@ class PartialError extends Error {
   }
 }
 
-async function attempt(url: string, buffer: Uint8Array, from: number, options: FetchShardOptions): Promise<number> {
+async function attempt(url: string, buffer: Uint8Array, from: number, options: FetchShardOptions, hash: { stream: Sha256Stream }): Promise<number> {
   const headers: Record<string, string> = { ...options.headers };
   if (from > 0) headers['Range'] = `bytes=${from}-`;
   const response = await options.fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
@@ -78,7 +90,11 @@ async function attempt(url: string, buffer: Uint8Array, from: number, options: F
     throw new HttpStatusError(response.status, response.statusText);
   }
   let received = from;
-  if (from > 0 && response.status !== 206) received = 0;
+  if (from > 0 && response.status !== 206) {
+    options.onNoRange?.(from);
+    received = 0;
+    hash.stream = sha256Stream();
+  }
   if (!response.body) throw new FileFormatError(url, 'response has no body');
   const reader = response.body.getReader();
   try {
@@ -89,6 +105,7 @@ async function attempt(url: string, buffer: Uint8Array, from: number, options: F
         throw new FileFormatError(url, `oversized: more than the ${buffer.byteLength} bytes the manifest gives for this shard`);
       }
       buffer.set(value, received);
+      hash.stream.update(value);
       received += value.byteLength;
       options.onBytes?.(received);
     }

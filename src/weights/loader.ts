@@ -1,12 +1,13 @@
-import { ShardIntegrityError } from '../errors.js';
+import { FileFormatError, ShardIntegrityError } from '../errors.js';
 import { isQuotaError, openShardCache, type ShardCache } from './cache.js';
 import { fetchShard } from './fetch-shard.js';
 import { COMPONENTS, resolveRelative, type ComponentName, type ModelManifest, type ShardEntry } from './manifest.js';
-import { sha256Hex } from './sha256.js';
+import { sha256Hex, sha256Stream } from './sha256.js';
 
 /**
  * Brings a model's shards in: from the cache when present and intact, else from the network
- * (streamed, resumed after drops), always SHA-256-verified before the consumer sees a byte, at
+ * (streamed, resumed after drops) or a local reader, always SHA-256-verified before the consumer
+ * sees a byte — hashed piece by piece as the bytes arrive, so verifying costs no second pass — at
  * most `concurrency` shards in memory at once. The consumer (`onShard`) uploads each shard's
  * tensors to the GPU and drops it, so memory stays a small multiple of one shard.
  */
@@ -27,7 +28,7 @@ export interface DownloadProgress {
 
 export interface LoadWarning {
   readonly phase: 'warning';
-  readonly code: 'cache-unavailable' | 'cache-quota' | 'cache-write-failed' | 'cache-corrupt' | 'retry';
+  readonly code: 'cache-unavailable' | 'cache-quota' | 'cache-write-failed' | 'cache-corrupt' | 'retry' | 'no-range';
   readonly message: string;
   readonly component?: ComponentName;
   readonly shard?: number;
@@ -58,9 +59,10 @@ export interface LoadShardsOptions {
   readonly fetch?: typeof fetch;
   /**
    * Reads a shard without HTTP (local files in Node, in-memory bundles); when given it replaces
-   * fetch. Its bytes are verified like downloaded ones.
+   * fetch. It returns the bytes, or a stream of pieces (hashed as they come, copied into one
+   * shard-sized buffer). Its bytes are verified like downloaded ones.
    */
-  readonly readShard?: (url: string, entry: ShardEntry, signal?: AbortSignal) => Promise<Uint8Array>;
+  readonly readShard?: ShardReader;
   /** `undefined`: IndexedDB when available; `null`: no cache. */
   readonly cache?: ShardCache | null;
   /** Shards in flight at once (default 2). */
@@ -69,6 +71,33 @@ export interface LoadShardsOptions {
   readonly backoffMs?: (attempt: number) => number;
   /** Minimum ms between progress events of one shard (default 100, i.e. ≤ 10 per second). */
   readonly throttleMs?: number;
+}
+
+/** A local shard reader: the whole shard, or its pieces in order. */
+export type ShardReader = (url: string, entry: ShardEntry, signal?: AbortSignal) => Promise<Uint8Array | AsyncIterable<Uint8Array>>;
+
+/**
+ * Reads a shard from a local reader into one buffer of the manifest's size, hashing each piece as
+ * it is copied; a longer stream is rejected at once, a shorter one when it ends.
+ */
+async function readLocalShard(read: ShardReader, url: string, entry: ShardEntry, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ bytes: Uint8Array; sha256: string }> {
+  const result = await read(url, entry, signal);
+  if (result instanceof Uint8Array) {
+    onBytes(result.byteLength);
+    return { bytes: result, sha256: sha256Hex(result) };
+  }
+  const bytes = new Uint8Array(entry.bytes);
+  const hash = sha256Stream();
+  let at = 0;
+  for await (const piece of result) {
+    signal.throwIfAborted();
+    if (at + piece.byteLength > bytes.byteLength) throw new FileFormatError(url, `oversized: more than the ${entry.bytes} bytes the manifest gives for this shard`);
+    bytes.set(piece, at);
+    hash.update(piece);
+    at += piece.byteLength;
+    onBytes(at);
+  }
+  return { bytes: at === bytes.byteLength ? bytes : bytes.subarray(0, at), sha256: hash.hex() };
 }
 
 export interface LoadResult {
@@ -115,7 +144,7 @@ export async function loadShards(options: LoadShardsOptions): Promise<LoadResult
       return undefined;
     }
     if (!bytes) return undefined;
-    const actual = bytes.byteLength === job.entry.bytes ? await sha256Hex(bytes) : `(${bytes.byteLength} bytes)`;
+    const actual = bytes.byteLength === job.entry.bytes ? sha256Hex(bytes) : `(${bytes.byteLength} bytes)`;
     if (actual === job.entry.sha256) return bytes;
     // A corrupt entry is evicted so it is fetched and stored again; other entries stay.
     warn('cache-corrupt', `cached copy of ${job.entry.file} is corrupt (SHA-256 ${actual}); evicted, fetching again`, job);
@@ -134,8 +163,8 @@ export async function loadShards(options: LoadShardsOptions): Promise<LoadResult
       lastEmit = now;
       emit({ phase: 'download', component: job.component, shard: job.index, file: job.entry.file, loadedBytes: loaded(), totalBytes, shardLoadedBytes: n, shardTotalBytes: job.entry.bytes, fromCache: false });
     };
-    const bytes = options.readShard
-      ? await options.readShard(url, job.entry, signal)
+    const { bytes, sha256: actual } = options.readShard
+      ? await readLocalShard(options.readShard, url, job.entry, signal, (n) => progress(n))
       : await fetchShard(url, {
           fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
           bytes: job.entry.bytes,
@@ -145,8 +174,9 @@ export async function loadShards(options: LoadShardsOptions): Promise<LoadResult
           onBytes: (n) => progress(n),
           onRetry: (attempt, received, error) =>
             warn('retry', `${job.entry.file}: connection failed after ${received} bytes (${describe(error)}); retry ${attempt}, resuming`, job),
+          onNoRange: (received) =>
+            warn('no-range', `${job.entry.file}: the server ignored the Range request to resume at byte ${received}; reading the whole shard again (streamed)`, job),
         });
-    const actual = await sha256Hex(bytes);
     if (actual !== job.entry.sha256 || bytes.byteLength !== job.entry.bytes) {
       throw new ShardIntegrityError(url, job.entry.sha256, bytes.byteLength === job.entry.bytes ? actual : `${actual} (${bytes.byteLength} bytes, expected ${job.entry.bytes})`);
     }

@@ -370,5 +370,3 @@ function kind(value: unknown): string {
   const text = JSON.stringify(value);
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }
-
-export { manifestSource, type ShardReader } from './manifest-source.js';

@@ -19,11 +19,7 @@ import { launchChromium, serveStatic } from '../../tools/lib/chromium.js';
  * Shards are served by request interception, which counts requests and injects the faults.
  */
 
-type Lib = typeof import('../../src/index.js') &
-  typeof import('../../src/weights/loader.js') &
-  typeof import('../../src/weights/cache.js') &
-  typeof import('../../src/weights/manifest.js') &
-  typeof import('../../src/weights/upload.js');
+type Lib = typeof import('../../src/advanced.js');
 
 /** The built library (a build elsewhere can be tested by pointing MMDIT_DIST at it). */
 const dist = resolve(process.env.MMDIT_DIST ?? resolve(process.cwd(), 'dist'));
@@ -34,7 +30,7 @@ const PAGE = `<!doctype html><meta charset="utf-8">
 <script type="importmap">{ "imports": { "idb-keyval": "/vendor/idb-keyval.js" } }</script>
 <script type="module">
 try {
-  window.lib = await import('/index.js');
+  window.lib = await import('/advanced.js');
   window.__ready = 'ok';
 } catch (error) {
   window.__ready = String(error && error.stack || error);
@@ -69,7 +65,7 @@ async function serveModel(route: Route): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(resolve(dist, 'index.js'))) throw new Error(`${dist}/index.js is missing: run \`npm run build\` first`);
+  if (!existsSync(resolve(dist, 'advanced.js'))) throw new Error(`${dist}/advanced.js is missing: run \`npm run build\` first`);
   const source = await openSafetensors(bytesSource(encodeSafetensors([f32Tensor(TENSOR, [64, 64], VALUES)])));
   ({ manifest } = await convert({ model: 'tiny', quant: 'f32', inputs: { mmdit: source }, shardBytes: SHARD, write: async (f, b) => void files.set(f, b.slice()) }));
   // A second model sharing the first shard's bytes (content-addressed: stored once).
@@ -91,9 +87,9 @@ beforeAll(async () => {
   expect(ready, 'the built library loads in the page').toBe('ok');
   const missing = await page.evaluate(() => {
     const lib = (window as unknown as { lib: Record<string, unknown> }).lib;
-    return ['loadShards', 'openShardCache', 'listCachedModels', 'deleteModel', 'clearCache', 'cacheUsage', 'createComponentUploader', 'ShardIntegrityError', 'GpuContext', 'readTensor'].filter((n) => typeof lib[n] !== 'function');
+    return ['loadShards', 'openShardCache', 'listCachedModels', 'deleteModel', 'clearCache', 'cacheUsage', 'loadModelWeights', 'Runtime', 'ShardIntegrityError', 'GpuContext', 'readTensor'].filter((n) => typeof lib[n] !== 'function');
   });
-  expect(missing, 'weights API exported by dist/index.js').toEqual([]);
+  expect(missing, 'weights API exported by dist/advanced.js').toEqual([]);
 });
 
 afterAll(async () => {
@@ -156,7 +152,7 @@ const modelUrl = () => `${base}/model/manifest.json`;
 const shas = (m: ModelManifest) => Object.values(m.components).flatMap((c) => c.shards.map((s) => s.sha256));
 
 describe('weights cache in Chromium (IndexedDB)', () => {
-  it('a warm load makes no request, reads every shard from IndexedDB and fills the GPU buffers', async () => {
+  it('a warm load through the one weights path makes no request, reads every shard from IndexedDB and fills the GPU buffers', async () => {
     const cold = await load(manifest, modelUrl());
     expect(cold.error).toBeNull();
     expect(requests.length).toBe(4);
@@ -167,13 +163,13 @@ describe('weights cache in Chromium (IndexedDB)', () => {
         const lib = (window as unknown as { lib: Lib }).lib;
         const ctx = await lib.GpuContext.acquire();
         const manifest = lib.parseManifest(JSON.parse(m), url);
-        const uploader = lib.createComponentUploader(ctx, manifest, 'mmdit');
+        const rt = new lib.Runtime(ctx);
         const fromCache: boolean[] = [];
-        await lib.loadShards({ manifest, manifestUrl: url, onShard: (s) => (fromCache.push(s.fromCache), uploader.onShard(s)) });
-        const values = Array.from(await lib.readTensor(ctx, uploader.tensors.get(tensor)!.parts[0]!));
+        const weights = await lib.loadModelWeights(rt, { manifest, manifestUrl: url, onShardWritten: (s) => void fromCache.push(s.fromCache) });
+        const values = Array.from(await lib.readTensor(ctx, weights.mmdit!.tensor(tensor)));
         const models = await lib.listCachedModels();
         ctx.dispose();
-        return { fromCache, complete: uploader.complete, values, models };
+        return { fromCache, complete: weights.mmdit!.size === 1, values, models };
       },
       { m: JSON.stringify(manifest), url: modelUrl(), tensor: TENSOR },
     );

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, WeightsMismatchError } from '../../src/errors.js';
-import { loadDenoiser } from '../../src/models/mmdit/index.js';
+import { loadDenoiser } from '../../src/runtime/denoiser.js';
 import { canonicalizeMmdit } from '../../src/models/mmdit/keys.js';
 import { convert as convertCheckpoint } from '../../src/weights/convert.js';
 import { runVerify } from '../../src/node/commands/verify.js';
@@ -57,7 +57,7 @@ async function forwardOut(source: TensorSource, caseName: string): Promise<Float
   const gpu = await testGpu();
   const index = await readVectorIndex(VECTORS);
   const c = index.cases.find((x) => x.name === caseName)!;
-  const denoiser = await loadDenoiser(gpu.ctx, source, { cache: gpu.cache });
+  const denoiser = await loadDenoiser(gpu.rt, source);
   try {
     const [B, , Hl, Wl] = c.inputs['x']!.shape as number[];
     const graph = await denoiser.compile({ batch: B!, latentHeight: Hl!, latentWidth: Wl!, contextLength: c.inputs['context']!.shape[1]!, cfg: false });
@@ -135,7 +135,7 @@ describe('bad checkpoints', () => {
     it(`${layout}: ${key} → CheckpointError naming it, before any GPU work`, async () => {
       const gpu = await testGpu();
       const live = gpu.ctx.memory.liveBuffers;
-      const error = await loadDenoiser(gpu.ctx, edit(await openWeights(join(VECTORS, file)))).catch((e: unknown) => e);
+      const error = await loadDenoiser(gpu.rt, edit(await openWeights(join(VECTORS, file)))).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CheckpointError);
       expect((error as CheckpointError).key).toContain(key);
       expect(gpu.ctx.memory.liveBuffers).toBe(live);

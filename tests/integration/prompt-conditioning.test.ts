@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ClipTextEncoder } from '../../src/models/clip/index.js';
-import { encodeConditioning, stackTokens } from '../../src/models/conditioning.js';
-import { T5TextEncoder } from '../../src/models/t5/index.js';
+import { ClipTextEncoder } from '../../src/runtime/clip.js';
+import { stackTokens } from '../../src/models/conditioning.js';
+import { encodeConditioning } from '../../src/runtime/conditioning.js';
+import { T5TextEncoder } from '../../src/runtime/t5.js';
 import { readTensor } from '../../src/tensor/read.js';
 import { createSd3Tokenizer } from '../../src/text/index.js';
 import { bytesSource } from '../../src/weights/byte-source.js';
@@ -31,12 +32,12 @@ describe('prompt → SD3 conditioning', () => {
     const g = randomClip({ vocab: 49408, positions: 77, hidden: 256, mlp: 64, layers: 1, projection: 1280, prefix: 'text_encoders.clip_g.transformer.', fastTable: true, seed: 2 });
     const t = randomT5({ vocab: 32128, dModel: 64, heads: 2, dKv: 32, dFf: 128, layers: 2, buckets: 32, prefix: 'text_encoders.t5xxl.transformer.', fastTable: true, seed: 3 });
     const single = mergeTensorSources(await Promise.all([l, g, t].map((c, i) => openSafetensors(bytesSource(c.file, `part${i}`)))), 'sd3.safetensors');
-    const clipL = await ClipTextEncoder.load(gpu.ctx, gpu.cache, single, { model: 'clip_l' });
-    const clipG = await ClipTextEncoder.load(gpu.ctx, gpu.cache, single, { model: 'clip_g', heads: 4 });
-    const t5 = await T5TextEncoder.load(gpu.ctx, gpu.cache, single);
+    const clipL = await ClipTextEncoder.load(gpu.rt, single, { model: 'clip_l' });
+    const clipG = await ClipTextEncoder.load(gpu.rt, single, { model: 'clip_g', heads: 4 });
+    const t5 = await T5TextEncoder.load(gpu.rt, single);
     expect([clipL.config.heads, clipL.config.activation, clipG.config.activation, clipG.config.projectionDim]).toEqual([12, 'quick_gelu', 'gelu_erf', 1280]);
     const tokens = stackTokens([cond, uncond]);
-    const result = await encodeConditioning(gpu.ctx, gpu.cache, { clipL, clipG, t5 }, tokens, { contextDim: 4096 });
+    const result = await encodeConditioning({ clipL, clipG, t5 }, tokens, { contextDim: 4096 });
     try {
       recordGpuRun('prompt to conditioning');
       expect(result.context.shape).toEqual([2, 154, 4096]);

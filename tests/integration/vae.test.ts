@@ -1,12 +1,13 @@
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadDenoiser } from '../../src/models/mmdit/index.js';
+import { loadDenoiser } from '../../src/runtime/denoiser.js';
 import { ORIGINAL_PREFIX } from '../../src/models/mmdit/keys.js';
-import { type RgbaImage, Vae } from '../../src/models/vae/index.js';
+import { type RgbaImage } from '../../src/models/vae/index.js';
+import { Vae } from '../../src/runtime/vae.js';
 import { VAE_CASE_RUNNERS } from '../../src/node/verify-vae.js';
 import { registerCaseRunner, runVectorSet, type VerifyReport } from '../../src/node/verify.js';
 import { gaussianNoise } from '../../src/sampling/noise.js';
-import { sample } from '../../src/sampling/sample.js';
+import { sample } from '../../src/runtime/sampler.js';
 import { sd3Sigmas } from '../../src/sampling/schedule.js';
 import { readTensor } from '../../src/tensor/read.js';
 import { expectClose, maxAbsDiff } from '../reference/compare.js';
@@ -51,9 +52,9 @@ describe('image-to-image through the VAE', () => {
 
   it('encode → sample from denoise 0.5 → decode matches the f64 sampling loop from the encoded latent', async () => {
     const gpu = await testGpu();
-    const vae = await Vae.load(gpu.ctx, gpu.cache, await referenceVae());
+    const vae = await Vae.load(gpu.rt, await referenceVae());
     const weights = tinyMmdit(CONFIG, 5);
-    const denoiser = await loadDenoiser(gpu.ctx, await tinySafetensors(weights, { prefix: ORIGINAL_PREFIX }), { cache: gpu.cache });
+    const denoiser = await loadDenoiser(gpu.rt, await tinySafetensors(weights, { prefix: ORIGINAL_PREFIX }));
     try {
       const image: RgbaImage = {
         width: 8 * W,
@@ -106,7 +107,7 @@ describe('VAE decode in row bands', () => {
     for (const cap of [512 * 1024, undefined]) {
       const gpu = await cappedTestGpu(cap ? { maxStorageBufferBindingSize: cap } : {});
       try {
-        const vae = await Vae.load(gpu.ctx, gpu.cache, await referenceVae());
+        const vae = await Vae.load(gpu.rt, await referenceVae());
         const graph = await vae.compileDecoder(shape);
         gpu.ctx.write(graph.latent.buffer, 0, latent);
         const t0 = performance.now();

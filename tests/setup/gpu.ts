@@ -4,10 +4,13 @@ import { GpuContext } from '../../src/gpu/device.js';
 import type { EngineLimits } from '../../src/gpu/limits.js';
 import { PipelineCache } from '../../src/shader/pipeline-cache.js';
 import { createNodeGpu, type NodeGpu } from '../../src/node/dawn.js';
+import { Runtime } from '../../src/runtime/runtime.js';
 
 export interface TestGpu {
   readonly ctx: GpuContext;
   readonly cache: PipelineCache;
+  /** The runtime components load onto (sharing `cache`). */
+  readonly rt: Runtime;
 }
 
 let nodeGpu: NodeGpu | null = null;
@@ -26,7 +29,8 @@ async function acquire(limits?: EngineLimits): Promise<TestGpu> {
   const a = ctx.adapterInfo;
   const name = `${a.vendor} / ${a.architecture} (${a.description}; fallback ${a.isFallbackAdapter}; shader-f16 ${ctx.caps.f16})`;
   log(`adapter ${name}`);
-  return { ctx, cache: new PipelineCache(ctx) };
+  const cache = new PipelineCache(ctx);
+  return { ctx, cache, rt: new Runtime(ctx, { pipelines: cache }) };
 }
 
 /** One device per test worker, shared by every test file in it. */

@@ -15,7 +15,8 @@ import type { CompiledGraph } from '../../src/graph/compiled-graph.js';
 import { attention, seq } from '../../src/kernels/attention.js';
 import { linear } from '../../src/kernels/matmul.js';
 import { PipelineCache } from '../../src/shader/pipeline-cache.js';
-import { loadDenoiser } from '../../src/models/mmdit/index.js';
+import { loadDenoiser } from '../../src/runtime/denoiser.js';
+import { Runtime } from '../../src/runtime/runtime.js';
 import { createNodeGpu } from '../../src/node/dawn.js';
 import { openWeights } from '../../src/node/verify-mmdit.js';
 import type { GpuTensor, StorageFormat } from '../../src/tensor/tensor.js';
@@ -128,7 +129,7 @@ for (const [name, batch, heads, s] of attentions) {
 
 // Whole forwards of the public c1 weights (SD3-Medium structure at depth 2, H 128), batch 2, L 13.
 const forwards: { latent: string; ms: number; gflop: number }[] = [];
-const denoiser = await loadDenoiser(ctx, await openWeights(join(shared, 'vectors/c1_sd3m/weights.safetensors')), { cache });
+const denoiser = await loadDenoiser(new Runtime(ctx, { pipelines: cache }), await openWeights(join(shared, 'vectors/c1_sd3m/weights.safetensors')));
 for (const size of [32, 64]) {
   const graph = await denoiser.compile({ batch: 2, latentHeight: size, latentWidth: size, contextLength: 13, cfg: false });
   graph.writeLatent(random(2 * 16 * size * size, 1));

@@ -25,6 +25,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { GpuContext } from '../../src/gpu/device.js';
 import { PipelineCache } from '../../src/shader/pipeline-cache.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import { loadModelWeights, type ManifestWeights } from '../../src/runtime/weights.js';
 import { type ClipConfig, expectedClipTensors } from '../../src/models/clip/index.js';
 import { expectedTensors, type MmditConfig } from '../../src/models/mmdit/config.js';
 import { expectedT5Tensors, type T5Config } from '../../src/models/t5/index.js';
@@ -38,12 +40,10 @@ import { registerCaseRunner, runVectorSet, type VectorIndex } from '../../src/no
 import { alignUp, BINDING_ALIGNMENT } from '../../src/tensor/tensor.js';
 import { openShardCache, type ShardCache } from '../../src/weights/cache.js';
 import { chooseFormat, convert } from '../../src/weights/convert.js';
-import { loadShards } from '../../src/weights/loader.js';
 import { type ComponentName, elementBytes, type ModelManifest, parseManifest, scaleBytes, type WeightsVariant } from '../../src/weights/manifest.js';
 import { defaultQuantRule } from '../../src/weights/quant-rule.js';
 import { sha256Hex } from '../../src/weights/sha256.js';
 import type { TensorInfo, TensorSource } from '../../src/weights/tensor-source.js';
-import { createComponentUploader } from '../../src/weights/upload.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -250,6 +250,8 @@ function serveFolder(dir: string): Promise<{ url: string; server: Server }> {
 interface LoaderFigures {
   modelBytes: number; shardBytes: number; shards: number;
   coldHttpMs: number; peakLiveBytes: number; peakLiveShards: number; peakSampledBytes: number;
+  /** The bound of the one weights path: two shards in flight plus 16 MiB. */
+  boundBytes: number; withinBound: boolean;
   idb: { warmLoadMs: number; warmUploadMs: number; readMs: number; sha256Ms: number };
   directory: { warmLoadMs: number; readFilesMs: number };
 }
@@ -267,17 +269,15 @@ async function loader(): Promise<LoaderFigures> {
   const shardBytes = Math.max(...shards.map((s) => s.bytes));
   const { url, server } = await serveFolder(dir);
   const manifestUrl = `${url}manifest.json`;
-  const upload = () => createComponentUploader(ctx, manifest, 'mmdit');
-  const release = (u: ReturnType<typeof upload>): void => {
-    for (const t of u.tensors.values()) {
-      for (const p of t.parts) {
-        if (p.scales) ctx.destroyBuffer(p.scales.buffer);
-        ctx.destroyBuffer(p.buffer);
-      }
-    }
+  const rt = new Runtime(ctx, { pipelines: gpu.cache });
+  const model: ManifestWeights = { manifest, manifestUrl };
+  /** One load through the one weights path (verified shards → the uploader → a WeightMap), freed after. */
+  const load = async (cache: ShardCache | null, onShardWritten?: ManifestWeights['onShardWritten']): Promise<void> => {
+    const w = await loadModelWeights(rt, { ...model, cache, ...(onShardWritten ? { onShardWritten } : {}) });
+    await ctx.device.queue.onSubmittedWorkDone();
+    for (const m of Object.values(w)) m.release();
   };
   const timed = async (cache: ShardCache | null, sampleLive: boolean): Promise<{ ms: number; peakLive: number; peakSampled: number }> => {
-    const uploader = upload();
     const baseline = await live();
     let peakLive = 0;
     let peakSampled = 0;
@@ -286,26 +286,18 @@ async function loader(): Promise<LoaderFigures> {
       peakSampled = Math.max(peakSampled, m.heapUsed + m.arrayBuffers - baseline);
     }, 5);
     const t0 = performance.now();
-    await loadShards({
-      manifest, manifestUrl, cache,
-      onShard: async (s) => {
-        uploader.onShard(s);
-        if (sampleLive) peakLive = Math.max(peakLive, (await live()) - baseline);
-      },
-    });
-    await ctx.device.queue.onSubmittedWorkDone();
+    await load(cache, sampleLive ? async () => void (peakLive = Math.max(peakLive, (await live()) - baseline)) : undefined);
     const ms = performance.now() - t0;
     clearInterval(sampler);
-    release(uploader);
     return { ms, peakLive, peakSampled };
   };
   const cold = await timed(null, false);
   const measured = await timed(null, true);
   const idbCache = openShardCache() as ShardCache;
   await idbCache.clear();
-  await loadShards({ manifest, manifestUrl, cache: idbCache, onShard: quiet });
+  await load(idbCache);
   let t0 = performance.now();
-  await loadShards({ manifest, manifestUrl, cache: idbCache, onShard: quiet });
+  await load(idbCache);
   const warmLoadMs = performance.now() - t0;
   const warmUpload = await timed(idbCache, false);
   t0 = performance.now();
@@ -313,14 +305,14 @@ async function loader(): Promise<LoaderFigures> {
   for (const s of shards) cachedBytes.push((await idbCache.get(s.sha256)) as Uint8Array);
   const readMs = performance.now() - t0;
   t0 = performance.now();
-  for (const b of cachedBytes) await sha256Hex(b);
+  for (const b of cachedBytes) sha256Hex(b);
   const sha256Ms = performance.now() - t0;
   cachedBytes.length = 0;
   await idbCache.clear();
   const dirCache = openDirectoryCache(join(work, 'loader-cache'));
-  await loadShards({ manifest, manifestUrl, cache: dirCache, onShard: quiet });
+  await load(dirCache);
   t0 = performance.now();
-  await loadShards({ manifest, manifestUrl, cache: dirCache, onShard: quiet });
+  await load(dirCache);
   const dirWarmMs = performance.now() - t0;
   t0 = performance.now();
   for (const s of shards) await readFile(join(dir, s.file));
@@ -329,6 +321,7 @@ async function loader(): Promise<LoaderFigures> {
   return {
     modelBytes, shardBytes, shards: shards.length,
     coldHttpMs: cold.ms, peakLiveBytes: measured.peakLive, peakLiveShards: measured.peakLive / shardBytes, peakSampledBytes: cold.peakSampled,
+    boundBytes: 2 * shardBytes + 16 * MIB, withinBound: measured.peakLive <= 2 * shardBytes + 16 * MIB,
     idb: { warmLoadMs, warmUploadMs: warmUpload.ms, readMs, sha256Ms },
     directory: { warmLoadMs: dirWarmMs, readFilesMs },
   };
@@ -348,7 +341,8 @@ try {
   if (only.has('loader')) {
     const l = await loader();
     results['loader'] = l;
-    console.log(`\nloader: ${(l.modelBytes / MIB).toFixed(0)} MiB in ${l.shards} shards of ≤ ${(l.shardBytes / MIB).toFixed(0)} MiB, HTTP on loopback → GPU buffers`);
+    console.log(`\nloader (the one weights path: loadModelWeights): ${(l.modelBytes / MIB).toFixed(0)} MiB in ${l.shards} shards of ≤ ${(l.shardBytes / MIB).toFixed(0)} MiB, HTTP on loopback → SHA-256 while streaming → GPU buffers`);
+    console.log(`  peak live JS memory during the load ${(l.peakLiveBytes / MIB).toFixed(1)} MiB, bound 2 shards + 16 MiB = ${(l.boundBytes / MIB).toFixed(0)} MiB: ${l.withinBound ? 'within' : 'OVER'}`);
     console.log(`  cold load ${l.coldHttpMs.toFixed(0)} ms; peak live JS memory ${(l.peakLiveBytes / MIB).toFixed(1)} MiB = ${l.peakLiveShards.toFixed(2)} shards (GC per shard); peak sampled heap+buffers incl. garbage ${(l.peakSampledBytes / MIB).toFixed(0)} MiB`);
     console.log(`  IndexedDB (fake-indexeddb, in memory): warm load ${l.idb.warmLoadMs.toFixed(0)} ms (+ GPU upload: ${l.idb.warmUploadMs.toFixed(0)} ms) vs reading the same bytes ${l.idb.readMs.toFixed(0)} ms; SHA-256 of them alone ${l.idb.sha256Ms.toFixed(0)} ms`);
     console.log(`  directory cache: warm load ${l.directory.warmLoadMs.toFixed(0)} ms vs reading the shard files ${l.directory.readFilesMs.toFixed(0)} ms`);

@@ -7,7 +7,7 @@ import { type GpuTensor, type StorageFormat, storageBytes } from '../../tensor/t
 import { defaultQuantRule } from '../../weights/quant-rule.js';
 import { expectedTensors, type MmditConfig } from './config.js';
 import { mmditForward } from './forward.js';
-import { MAX_STEPS, type DenoiserShape } from './graph.js';
+import { type DenoiserShape, MAX_STEPS } from './shape.js';
 
 /** The user-facing weight variants (DESIGN §9). */
 export type WeightVariant = 'f32' | 'f16' | 'int8' | 'int4';
@@ -27,14 +27,19 @@ export function variantFormat(name: string, shape: readonly number[], variant: W
   return 'f16';
 }
 
+/** The GPU format of each canonical tensor: by variant (`variantFormat`) or as a checkpoint stores it. */
+export type FormatOf = (name: string, shape: readonly number[]) => StorageFormat;
+
 /**
- * Shape-only weights of a configuration in a variant: every canonical tensor with its format and
- * scales, on a placeholder buffer. Only for recording graphs that are planned, never compiled.
+ * Shape-only weights of a configuration: every canonical tensor with its format (a variant, or
+ * the formats of a checkpoint about to be uploaded) and scales, on a placeholder buffer. Only for
+ * recording graphs that are planned, never compiled.
  */
-export function placeholderWeights(config: MmditConfig, variant: WeightVariant): Map<string, GpuTensor> {
+export function placeholderWeights(config: MmditConfig, formats: WeightVariant | FormatOf): Map<string, GpuTensor> {
+  const formatOf: FormatOf = typeof formats === 'string' ? (name, shape) => variantFormat(name, shape, formats) : formats;
   const out = new Map<string, GpuTensor>();
   for (const [name, shape] of expectedTensors(config)) {
-    const format = variantFormat(name, shape, variant);
+    const format = formatOf(name, shape);
     const t: GpuTensor = { buffer: PLACEHOLDER_BUFFER, offset: 0, shape, format, label: name };
     const rows = shape[0] as number;
     const scales: GpuTensor | undefined = format === 'q8'
@@ -63,9 +68,12 @@ export function planCaps(maxStorageBufferBindingSize: number, overrides: Partial
   };
 }
 
-/** The denoiser forward of one shape, recorded on placeholder weights (shapes only). */
-export function recordDenoiserPlan(config: MmditConfig, shape: DenoiserShape, variant: WeightVariant, precision: Precision, caps: DeviceCaps): GraphBuilder {
-  const weights = placeholderWeights(config, variant);
+/**
+ * The denoiser forward of one shape, recorded on placeholder weights (shapes only): the same
+ * dispatches, in the same order, as the graph compiled from real weights of those formats.
+ */
+export function recordDenoiserPlan(config: MmditConfig, shape: DenoiserShape, formats: WeightVariant | FormatOf, precision: Precision, caps: DeviceCaps): GraphBuilder {
+  const weights = placeholderWeights(config, formats);
   const tokens = (shape.latentHeight / config.patch) * (shape.latentWidth / config.patch);
   const posFormat = weights.get('pos_embed')?.format ?? 'f32';
   const pos: GpuTensor = { buffer: PLACEHOLDER_BUFFER, offset: 0, shape: [tokens, config.hidden], format: posFormat, label: 'pos_embed crop' };

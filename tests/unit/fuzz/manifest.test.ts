@@ -4,12 +4,12 @@ import { bytesSource } from '../../../src/weights/byte-source.js';
 import {
   catalogueManifest,
   COMPONENTS,
-  manifestSource,
   parseCatalogue,
   parseManifest,
   VARIANTS,
   type WeightsVariant,
 } from '../../../src/weights/manifest.js';
+import { manifestSource } from '../../../src/weights/manifest-source.js';
 import { fuzzParser } from './harness.js';
 import { applyJson, jsonMutations } from './mutate.js';
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../src/errors.js';
-import { type DenoiserGraph, loadDenoiser } from '../../../src/models/mmdit/index.js';
+import { type DenoiserGraph } from '../../../src/runtime/denoiser-graph.js';
+import { loadDenoiser } from '../../../src/runtime/denoiser.js';
 import { ORIGINAL_PREFIX } from '../../../src/models/mmdit/keys.js';
 import { gaussianNoise } from '../../../src/sampling/noise.js';
-import { sample } from '../../../src/sampling/sample.js';
+import { sample } from '../../../src/runtime/sampler.js';
 import { sd3Sigmas } from '../../../src/sampling/schedule.js';
 import { readTensor } from '../../../src/tensor/read.js';
 import { expectClose } from '../../reference/compare.js';
@@ -42,7 +43,7 @@ function referenceSample(noise: Float32Array, context: Float32Array, y: Float32A
 
 async function setup(cfg: boolean): Promise<{ graph: DenoiserGraph; context: Float32Array; y: Float32Array; dispose(): void }> {
   const gpu = await testGpu();
-  const denoiser = await loadDenoiser(gpu.ctx, await tinySafetensors(weights, { prefix: ORIGINAL_PREFIX }), { cache: gpu.cache });
+  const denoiser = await loadDenoiser(gpu.rt, await tinySafetensors(weights, { prefix: ORIGINAL_PREFIX }));
   const rows = cfg ? 2 : 1;
   const context = randomArray(rows * L * CONFIG.contextDim, 41);
   const y = randomArray(rows * CONFIG.pooledDim, 42);

@@ -4,7 +4,8 @@ import { InvalidArgumentError } from '../../../src/errors.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import { chooseFormat, convert, type ConvertOptions } from '../../../src/weights/convert.js';
 import { encodeF16, toFloat32 } from '../../../src/weights/decode.js';
-import { manifestSource, parseManifest, type ComponentName, type ModelManifest } from '../../../src/weights/manifest.js';
+import { parseManifest, type ComponentName, type ModelManifest } from '../../../src/weights/manifest.js';
+import { manifestSource } from '../../../src/weights/manifest-source.js';
 import { defaultQuantRule } from '../../../src/weights/quant-rule.js';
 import { decodeAs, dequantizeQ4, dequantizeQ8, quantizeQ4, quantizeQ8 } from '../../../src/weights/quantize.js';
 import { openSafetensors } from '../../../src/weights/safetensors.js';
@@ -62,9 +63,9 @@ function formats(m: ModelManifest): Record<string, string> {
 }
 
 describe('convert', () => {
-  it('f16: stores floats as f16 and copies f16 input unchanged', async () => {
+  it('f16: stores matrices as f16 (f16 input unchanged) and rank-1 tensors as f32, the format kernels bind', async () => {
     const { manifest, open, result } = await run({ quant: 'f16' });
-    expect(formats(manifest)).toEqual({ [QKV]: 'f16', [FINAL]: 'f16', [BIAS]: 'f16', [ADALN]: 'f16' });
+    expect(formats(manifest)).toEqual({ [QKV]: 'f16', [FINAL]: 'f16', [BIAS]: 'f32', [ADALN]: 'f16' });
     const src = open('mmdit');
     expect(await src.read(ADALN)).toEqual(encodeF16(values[ADALN]));
     expect(await src.read(QKV)).toEqual(encodeF16(values[QKV]));
@@ -75,7 +76,7 @@ describe('convert', () => {
 
   it('int8: quantises only joint-block Linear weights, exactly as quantizeQ8', async () => {
     const { manifest, open, result } = await run({ quant: 'int8' });
-    expect(formats(manifest)).toEqual({ [QKV]: 'q8', [FINAL]: 'f16', [BIAS]: 'f16', [ADALN]: 'f16' });
+    expect(formats(manifest)).toEqual({ [QKV]: 'q8', [FINAL]: 'f16', [BIAS]: 'f32', [ADALN]: 'f16' });
     const src = open('mmdit');
     const expected = quantizeQ8(values[QKV], 96, 64);
     expect(await src.read(QKV)).toEqual(expected.data);

@@ -95,11 +95,32 @@ describe('loadShards over HTTP', () => {
     expect(events.filter((e) => e.phase === 'warning' && e.code === 'retry').length).toBe(2);
   });
 
-  it('restarts from zero when the server ignores Range on resume', async () => {
+  it('restarts from zero, streamed, with a no-range warning, when the server ignores Range on resume', async () => {
     server.faults.set('vae-00000.bin', { dropAfter: 0.25, drops: 1, noRange: true });
-    const { promise, shards } = load();
+    const { promise, shards, events } = load();
     await promise;
+    // The hash restarted with the bytes: the whole-file read verifies.
     expect(shards.find((s) => s.entry.file === 'vae-00000.bin')?.bytes).toEqual(server.files.get('vae-00000.bin'));
+    expect(events.filter((e) => e.phase === 'warning' && e.code === 'no-range' && e.shard === 0 && e.component === 'vae').length).toBe(1);
+  });
+
+  it('hashes a local reader\'s stream piece by piece and rejects a corrupt piece before handing the shard over', async () => {
+    const pieces = (bytes: Uint8Array) => (async function* () {
+      for (let at = 0; at < bytes.byteLength; at += 1000) yield bytes.subarray(at, Math.min(bytes.byteLength, at + 1000));
+    })();
+    const ok = load({ readShard: async (url) => pieces(server.files.get(url.split('/').pop() ?? '') ?? new Uint8Array(0)) });
+    await ok.promise;
+    expect(ok.shards.length).toBe(allShards().length);
+    const bad = load({
+      readShard: async (url) => {
+        const file = url.split('/').pop() ?? '';
+        const bytes = (server.files.get(file) ?? new Uint8Array(0)).slice();
+        if (file === 'vae-00000.bin') bytes[5] = (bytes[5] ?? 0) ^ 1;
+        return pieces(bytes);
+      },
+    });
+    expect(await bad.promise.catch((e: unknown) => e)).toBeInstanceOf(ShardIntegrityError);
+    expect(bad.shards.some((s) => s.entry.file === 'vae-00000.bin')).toBe(false);
   });
 
   it('rejects a corrupt shard with ShardIntegrityError and never hands it over', async () => {

@@ -3,12 +3,11 @@ import { CheckpointError, ManifestError } from '../../../src/errors.js';
 import { bytesSource } from '../../../src/weights/byte-source.js';
 import {
   catalogueManifest,
-  manifestSource,
   parseCatalogue,
   parseManifest,
   resolveRelative,
 } from '../../../src/weights/manifest.js';
-import { rangePieces } from '../../../src/weights/manifest-source.js';
+import { manifestSource, rangePieces } from '../../../src/weights/manifest-source.js';
 
 const SHA = 'a'.repeat(64);
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalClipSource, type ClipActivation, ClipTextEncoder, type ClipModel } from '../../../../src/models/clip/index.js';
+import { canonicalClipSource, type ClipActivation, type ClipModel } from '../../../../src/models/clip/index.js';
+import { ClipTextEncoder } from '../../../../src/runtime/clip.js';
 import { readTensor } from '../../../../src/tensor/read.js';
 import { bytesSource } from '../../../../src/weights/byte-source.js';
 import { convert } from '../../../../src/weights/convert.js';
-import { manifestSource, parseManifest } from '../../../../src/weights/manifest.js';
+import { parseManifest } from '../../../../src/weights/manifest.js';
+import { manifestSource } from '../../../../src/weights/manifest-source.js';
 import { decodeAs } from '../../../../src/weights/quantize.js';
 import { openSafetensors } from '../../../../src/weights/safetensors.js';
 import { DTYPE_FORMAT } from '../../../../src/weights/tensor-source.js';
@@ -55,7 +57,7 @@ describe('CLIP text encoder', () => {
       const vocab = 301;
       const ckpt = randomClip({ vocab, positions: c.positions, hidden: c.hidden, mlp: c.mlp, layers: c.layers, projection: c.projection, seed: c.hidden });
       const source = await openSafetensors(bytesSource(ckpt.file, 'clip.safetensors'));
-      const encoder = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: c.model, heads: c.heads, ...(c.activation ? { activation: c.activation } : {}) });
+      const encoder = await ClipTextEncoder.load(gpu.rt, source, { model: c.model, heads: c.heads, ...(c.activation ? { activation: c.activation } : {}) });
       try {
         const ids = promptIds(c.batch, c.tokens, vocab, c.layers, c.model === 'clip_l');
         const out = await encoder.encode(ids, { batch: c.batch, extras: true, taps: true });
@@ -82,7 +84,7 @@ describe('CLIP text encoder', () => {
   it('reuses its compiled graph for a second prompt of the same shape', async () => {
     const gpu = await testGpu();
     const ckpt = randomClip({ vocab: 50, positions: 8, hidden: 16, mlp: 32, layers: 2, projection: null, seed: 5 });
-    const encoder = await ClipTextEncoder.load(gpu.ctx, gpu.cache, await openSafetensors(bytesSource(ckpt.file)), { model: 'clip_l', heads: 2 });
+    const encoder = await ClipTextEncoder.load(gpu.rt, await openSafetensors(bytesSource(ckpt.file)), { model: 'clip_l', heads: 2 });
     try {
       const first = promptIds(1, 8, 50, 1, true);
       const second = promptIds(1, 8, 50, 2, true);
@@ -100,7 +102,7 @@ describe('CLIP text encoder', () => {
   it('rejects ids outside the vocabulary before any GPU work', async () => {
     const gpu = await testGpu();
     const ckpt = randomClip({ vocab: 50, positions: 8, hidden: 16, mlp: 32, layers: 1, projection: null, seed: 6 });
-    const encoder = await ClipTextEncoder.load(gpu.ctx, gpu.cache, await openSafetensors(bytesSource(ckpt.file)), { model: 'clip_l', heads: 2 });
+    const encoder = await ClipTextEncoder.load(gpu.rt, await openSafetensors(bytesSource(ckpt.file)), { model: 'clip_l', heads: 2 });
     try {
       const ids = promptIds(1, 8, 50, 1, true);
       ids[3] = 50;
@@ -125,7 +127,7 @@ describe('CLIP text encoder', () => {
     const manifest = parseManifest(JSON.parse(new TextDecoder().decode(files.get('manifest.json'))), 'manifest.json');
     expect(manifest.components.clip_g!.tensors['layers.1.attn.qkv.weight']!.format).toBe('q8');
     const source = manifestSource(manifest, 'clip_g', async (shard) => bytesSource(files.get(shard.file)!, shard.file));
-    const encoder = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: 'clip_g', heads: 4 });
+    const encoder = await ClipTextEncoder.load(gpu.rt, source, { model: 'clip_g', heads: 4 });
     try {
       const dequantised = new Map<string, Float32Array>();
       for (const info of source.tensors.values()) {
@@ -148,8 +150,8 @@ describe('CLIP text encoder', () => {
     const gpu = await testGpu();
     const ckpt = randomClip({ vocab: 90, positions: 20, hidden: 64, mlp: 128, layers: 2, projection: 64, seed: 81 });
     const source = await openSafetensors(bytesSource(ckpt.file));
-    const f32 = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: 'clip_g', heads: 4 });
-    const f16 = await ClipTextEncoder.load(gpu.ctx, gpu.cache, source, { model: 'clip_g', heads: 4, precision: 'f16' });
+    const f32 = await ClipTextEncoder.load(gpu.rt, source, { model: 'clip_g', heads: 4 });
+    const f16 = await ClipTextEncoder.load(gpu.rt, source, { model: 'clip_g', heads: 4, precision: 'f16' });
     try {
       const ids = promptIds(2, 20, 90, 4, false);
       const a = await f32.encode(ids, { batch: 2 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadDenoiser } from '../../../../src/models/mmdit/index.js';
+import { loadDenoiser } from '../../../../src/runtime/denoiser.js';
 import { ORIGINAL_PREFIX } from '../../../../src/models/mmdit/keys.js';
 import { planCaps, recordDenoiserPlan } from '../../../../src/models/mmdit/memory-plan.js';
 import type { MmditConfig } from '../../../../src/models/mmdit/config.js';
@@ -23,7 +23,7 @@ const CONFIGS: [string, RefConfig][] = [
 ];
 
 async function velocity(gpu: TestGpu, c: RefConfig): Promise<Float32Array> {
-  const denoiser = await loadDenoiser(gpu.ctx, await tinySafetensors(tinyMmdit(c, 3), { prefix: ORIGINAL_PREFIX, dtype: 'F16' }), { cache: gpu.cache });
+  const denoiser = await loadDenoiser(gpu.rt, await tinySafetensors(tinyMmdit(c, 3), { prefix: ORIGINAL_PREFIX, dtype: 'F16' }));
   try {
     const graph = await denoiser.compile(SIZE);
     graph.writeLatent(randomArray(c.inChannels * 24 * 24, 41, -2, 2));

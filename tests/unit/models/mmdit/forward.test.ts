@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../../src/errors.js';
-import { checkForwardInputs, loadDenoiser } from '../../../../src/models/mmdit/index.js';
+import { checkForwardInputs } from '../../../../src/models/mmdit/index.js';
+import { loadDenoiser } from '../../../../src/runtime/denoiser.js';
 import { ORIGINAL_PREFIX } from '../../../../src/models/mmdit/keys.js';
 import { readTensor } from '../../../../src/tensor/read.js';
 import { bf16ToF32, f16ToF32, f32ToF16 } from '../../../../src/weights/decode.js';
@@ -58,7 +59,7 @@ describe('MM-DiT forward', () => {
       const source = k.layout === 'original'
         ? await tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX, dtype: k.dtype })
         : await tinySafetensors(toDiffusers(tensors, k.config.depth), { dtype: k.dtype });
-      const denoiser = await loadDenoiser(gpu.ctx, source, { cache: gpu.cache });
+      const denoiser = await loadDenoiser(gpu.rt, source);
       const c = k.config;
       const x = randomArray(k.batch * c.inChannels * k.height * k.width, 21, -2, 2);
       const context = randomArray(k.batch * k.contextLength * c.contextDim, 22);
@@ -88,7 +89,7 @@ describe('MM-DiT forward', () => {
     const gpu = await testGpu();
     const c = CASES[1]!.config;
     const tensors = tinyMmdit(c, 5);
-    const denoiser = await loadDenoiser(gpu.ctx, await tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }), { cache: gpu.cache });
+    const denoiser = await loadDenoiser(gpu.rt, await tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }));
     try {
       const [h, w, L] = [4, 2, 3];
       const x = randomArray(c.inChannels * h * w, 31);
@@ -115,7 +116,7 @@ describe('MM-DiT forward', () => {
     const k = CASES[0]!;
     const c = k.config;
     const tensors = tinyMmdit(c, 11);
-    const denoiser = await loadDenoiser(gpu.ctx, await tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }), { cache: gpu.cache, precision: 'f16' });
+    const denoiser = await loadDenoiser(gpu.rt, await tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }), { precision: 'f16' });
     try {
       const x = randomArray(k.batch * c.inChannels * k.height * k.width, 21, -2, 2);
       const context = randomArray(k.batch * k.contextLength * c.contextDim, 22);
@@ -145,7 +146,7 @@ describe('MM-DiT forward', () => {
   it('rejects bad inputs before GPU work, naming the tensor, the value and the range (MODEL_SPEC §3.7)', async () => {
     const gpu = await testGpu();
     const c = CASES[0]!.config;
-    const denoiser = await loadDenoiser(gpu.ctx, await tinySafetensors(tinyMmdit(c), { prefix: ORIGINAL_PREFIX }), { cache: gpu.cache });
+    const denoiser = await loadDenoiser(gpu.rt, await tinySafetensors(tinyMmdit(c), { prefix: ORIGINAL_PREFIX }));
     try {
       const cases: [Parameters<typeof checkForwardInputs>[1], RegExp][] = [
         [{ x: [1, 5, 4, 4], t: [1], context: [1, 2, 24], y: [1, 12] }, /x channels.*4.*received 5/],

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalT5Source, T5TextEncoder } from '../../../../src/models/t5/index.js';
+import { canonicalT5Source } from '../../../../src/models/t5/index.js';
+import { T5TextEncoder } from '../../../../src/runtime/t5.js';
 import { readTensor } from '../../../../src/tensor/read.js';
 import { bytesSource } from '../../../../src/weights/byte-source.js';
 import { convert } from '../../../../src/weights/convert.js';
-import { manifestSource, parseManifest } from '../../../../src/weights/manifest.js';
+import { parseManifest } from '../../../../src/weights/manifest.js';
+import { manifestSource } from '../../../../src/weights/manifest-source.js';
 import { decodeAs } from '../../../../src/weights/quantize.js';
 import { openSafetensors } from '../../../../src/weights/safetensors.js';
 import { DTYPE_FORMAT, type TensorSource } from '../../../../src/weights/tensor-source.js';
@@ -35,7 +37,7 @@ describe('T5 encoder', () => {
   it('matches the f64 reference for 150 tokens (past the 128 max distance), head dim 8, inner width ≠ D', async () => {
     const gpu = await testGpu();
     const ckpt = randomT5(long);
-    const encoder = await T5TextEncoder.load(gpu.ctx, gpu.cache, await open(ckpt.file));
+    const encoder = await T5TextEncoder.load(gpu.rt, await open(ckpt.file));
     try {
       const ids = randomIds(150, 3, 0, long.vocab);
       const out = await encoder.encode(ids, { taps: true });
@@ -55,8 +57,8 @@ describe('T5 encoder', () => {
     const dims: T5Dims = { vocab: 100, dModel: 24, heads: 2, dKv: 12, dFf: 40, layers: 3, buckets: 16, seed: 21 };
     const ckpt = randomT5(dims);
     const ids = randomIds(2 * 9, 4, 0, dims.vocab);
-    const whole = await T5TextEncoder.load(gpu.ctx, gpu.cache, await open(ckpt.file));
-    const sequential = await T5TextEncoder.load(gpu.ctx, gpu.cache, await open(ckpt.file), { sequential: true });
+    const whole = await T5TextEncoder.load(gpu.rt, await open(ckpt.file));
+    const sequential = await T5TextEncoder.load(gpu.rt, await open(ckpt.file), { sequential: true });
     try {
       const a = await whole.encode(ids, { batch: 2, taps: true });
       const b = await sequential.encode(ids, { batch: 2, taps: true });
@@ -79,7 +81,7 @@ describe('T5 encoder', () => {
     const ckpt = randomT5(dims);
     const blockBytes = 2 * (3 * 64 * 64 + 64 * 64 + 3 * 128 * 64) + 2 * 64 * 4;
     const before = gpu.ctx.memory.currentBytes;
-    const encoder = await T5TextEncoder.load(gpu.ctx, gpu.cache, await open(ckpt.file), { sequential: true });
+    const encoder = await T5TextEncoder.load(gpu.rt, await open(ckpt.file), { sequential: true });
     const resident = gpu.ctx.memory.currentBytes - before;
     // Token table (64·64 f16), bias table (8·2 f16), final norm (64 f32): nothing of the blocks.
     expect(resident).toBeLessThan(64 * 64 * 2 + 2 * 256);
@@ -97,7 +99,7 @@ describe('T5 encoder', () => {
     const gpu = await testGpu();
     const dims: T5Dims = { vocab: 90, dModel: 16, heads: 2, dKv: 8, dFf: 24, layers: 1, buckets: 32, tied: true, prefix: 'text_encoders.t5xxl.transformer.', seed: 41 };
     const ckpt = randomT5(dims);
-    const encoder = await T5TextEncoder.load(gpu.ctx, gpu.cache, await open(ckpt.file));
+    const encoder = await T5TextEncoder.load(gpu.rt, await open(ckpt.file));
     try {
       const ids = randomIds(7, 5, 0, dims.vocab);
       const out = await encoder.encode(ids);
@@ -112,7 +114,7 @@ describe('T5 encoder', () => {
     const capped = await cappedTestGpu({ maxStorageBufferBindingSize: 16 * 1024 });
     const dims: T5Dims = { vocab: 1000, dModel: 32, heads: 2, dKv: 8, dFf: 32, layers: 1, buckets: 32, seed: 51 };
     const ckpt = randomT5(dims);
-    const encoder = await T5TextEncoder.load(capped.ctx, capped.cache, await open(ckpt.file));
+    const encoder = await T5TextEncoder.load(capped.rt, await open(ckpt.file));
     try {
       // The table is 64000 bytes: four parts of ≤ 16 KiB; ids from every part.
       const ids = Int32Array.from([0, 255, 256, 511, 512, 999, 700, 3, 1]);
@@ -133,7 +135,7 @@ describe('T5 encoder', () => {
     const ckpt = randomT5(dims);
     try {
       for (const sequential of [false, true]) {
-        const encoder = await T5TextEncoder.load(capped.ctx, capped.cache, await open(ckpt.file), { sequential });
+        const encoder = await T5TextEncoder.load(capped.rt, await open(ckpt.file), { sequential });
         try {
           const ids = Int32Array.from([999, 0, 256, 511, 512, 700, 3]);
           const out = await encoder.encode(ids, { taps: true });
@@ -169,7 +171,7 @@ describe('T5 encoder', () => {
     expect(tensors['blocks.1.ffn.wo.weight']!.format).toBe('q4');
     expect(tensors['embed_tokens.weight']!.format).toBe('f16');
     const source = manifestSource(manifest, 't5', async (shard) => bytesSource(files.get(shard.file)!, shard.file));
-    const encoder = await T5TextEncoder.load(gpu.ctx, gpu.cache, source, { sequential: true });
+    const encoder = await T5TextEncoder.load(gpu.rt, source, { sequential: true });
     try {
       const ids = randomIds(2 * 11, 6, 0, dims.vocab);
       const out = await encoder.encode(ids, { batch: 2 });

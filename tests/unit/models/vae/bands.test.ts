@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LimitExceededError } from '../../../../src/errors.js';
-import { decoderMapKinds, encoderMapKinds, joinBands, planBands, SD3_VAE_DEFAULTS, Vae, type VaeConfig } from '../../../../src/models/vae/index.js';
+import { decoderMapKinds, encoderMapKinds, joinBands, planBands, SD3_VAE_DEFAULTS, type VaeConfig } from '../../../../src/models/vae/index.js';
+import { Vae } from '../../../../src/runtime/vae.js';
 import { maxAbsDiff } from '../../../reference/compare.js';
 import { randomArray } from '../../../reference/random.js';
 import { recordGpuRun, testGpu } from '../../../setup/gpu.js';
@@ -43,7 +44,7 @@ describe('VAE row bands', () => {
 
   it('a decode split into 3 bands equals the unsplit decode (7×5 latent)', async () => {
     const gpu = await testGpu();
-    const vae = await Vae.load(gpu.ctx, gpu.cache, await referenceVae());
+    const vae = await Vae.load(gpu.rt, await referenceVae());
     try {
       const s = { batch: 2, latentHeight: 7, latentWidth: 5, taps: true };
       const latent = randomArray(2 * 16 * 7 * 5, 31, -2.5, 2.5);
@@ -71,7 +72,7 @@ describe('VAE row bands', () => {
 
   it('an encode split into 3 bands equals the unsplit encode (56×40 image)', async () => {
     const gpu = await testGpu();
-    const vae = await Vae.load(gpu.ctx, gpu.cache, await referenceVae());
+    const vae = await Vae.load(gpu.rt, await referenceVae());
     try {
       const [h, w] = [56, 40];
       const pixels = Uint8Array.from(randomArray(h * w * 4, 32, 0, 256), (v) => Math.floor(v));

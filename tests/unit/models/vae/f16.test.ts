@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Vae } from '../../../../src/models/vae/index.js';
+import { Vae } from '../../../../src/runtime/vae.js';
 import { readTensor } from '../../../../src/tensor/read.js';
 import { randomArray } from '../../../reference/random.js';
 import { recordGpuRun, testGpu } from '../../../setup/gpu.js';
@@ -23,7 +23,7 @@ describe('VAE in f16 compute', () => {
     const image = Uint8ClampedArray.from(randomArray(48 * 40 * 4, 62, 0, 256), (v) => Math.floor(v));
     const results = [];
     for (const precision of ['f32', 'f16'] as const) {
-      const vae = await Vae.load(gpu.ctx, gpu.cache, await referenceVae(), { precision });
+      const vae = await Vae.load(gpu.rt, await referenceVae(), { precision });
       try {
         const g = await vae.compileDecoder({ batch: 1, latentHeight: 6, latentWidth: 5, floatImage: true, minBands: 2 });
         gpu.ctx.write(g.latent.buffer, 0, latent);

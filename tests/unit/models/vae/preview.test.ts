@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SD3_LATENT_RGB_BIAS, SD3_LATENT_RGB_FACTORS } from '../../../../src/kernels/latent-preview.js';
-import { LatentPreviewer } from '../../../../src/models/vae/index.js';
+import { LatentPreviewer } from '../../../../src/runtime/preview.js';
 import { randomArray } from '../../../reference/random.js';
 import { recordGpuRun, testGpu } from '../../../setup/gpu.js';
 import { f32Weight } from '../../../setup/run-graph.js';
@@ -11,7 +11,7 @@ describe('LatentPreviewer', () => {
     const [batch, c, h, w] = [2, 16, 3, 4];
     const values = randomArray(batch * c * h * w, 71, -2, 2);
     const latent = f32Weight(gpu, 'latent', [batch, c, h, w], values);
-    const previewer = await LatentPreviewer.create(gpu.ctx, gpu.cache, { batch, channels: c, latentHeight: h, latentWidth: w });
+    const previewer = await LatentPreviewer.create(gpu.rt, { batch, channels: c, latentHeight: h, latentWidth: w });
     try {
       const images = await previewer.preview(latent);
       expect(images.map((i) => [i.width, i.height])).toEqual([[w, h], [w, h]]);

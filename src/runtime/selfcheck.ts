@@ -1,12 +1,12 @@
-import type { GpuContext } from './gpu/device.js';
-import { GraphBuilder, type Value } from './graph/builder.js';
-import { compileGraph } from './graph/compile.js';
-import { attention, seq } from './kernels/attention.js';
-import { layerNormModulate } from './kernels/layer-norm.js';
-import { linear } from './kernels/matmul.js';
-import type { PipelineCache } from './shader/pipeline-cache.js';
-import { readTensor } from './tensor/read.js';
-import type { GpuTensor } from './tensor/tensor.js';
+import type { GpuContext } from '../gpu/device.js';
+import { GraphBuilder, type Value } from '../graph/builder.js';
+import { compileGraph } from '../graph/compile.js';
+import { attention, seq } from '../kernels/attention.js';
+import { layerNormModulate } from '../kernels/layer-norm.js';
+import { linear } from '../kernels/matmul.js';
+import type { PipelineCache } from '../shader/pipeline-cache.js';
+import { readTensor } from '../tensor/read.js';
+import type { GpuTensor } from '../tensor/tensor.js';
 
 export interface SelfCheckResult {
   readonly name: string;

@@ -1,12 +1,12 @@
-import type { GpuContext } from '../../gpu/device.js';
-import { DisposedError, InvalidArgumentError } from '../../errors.js';
-import { GraphBuilder } from '../../graph/builder.js';
-import type { CompiledGraph } from '../../graph/compiled-graph.js';
-import { compileGraph } from '../../graph/compile.js';
-import { latentPreview, previewFactorTable } from '../../kernels/latent-preview.js';
-import type { PipelineCache } from '../../shader/pipeline-cache.js';
-import { elementCount, type GpuTensor } from '../../tensor/tensor.js';
-import type { RgbaImage } from './graphs.js';
+import type { GpuContext } from '../gpu/device.js';
+import { DisposedError, InvalidArgumentError } from '../errors.js';
+import { GraphBuilder } from '../graph/builder.js';
+import type { CompiledGraph } from '../graph/compiled-graph.js';
+import { compileGraph } from '../graph/compile.js';
+import { latentPreview, previewFactorTable } from '../kernels/latent-preview.js';
+import { elementCount, type GpuTensor } from '../tensor/tensor.js';
+import type { RgbaImage } from '../tensor/image.js';
+import type { Runtime } from './runtime.js';
 
 export interface LatentPreviewShape {
   readonly batch: number;
@@ -32,13 +32,14 @@ export class LatentPreviewer implements Disposable {
     readonly shape: LatentPreviewShape,
   ) {}
 
-  static async create(ctx: GpuContext, cache: PipelineCache, s: LatentPreviewShape): Promise<LatentPreviewer> {
+  static async create(rt: Runtime, s: LatentPreviewShape): Promise<LatentPreviewer> {
+    const ctx = rt.ctx;
     const table = s.factors ? previewFactorTable(s.factors, s.bias ?? [0, 0, 0]) : previewFactorTable();
     if (table.length !== s.channels * 3 + 3) throw new InvalidArgumentError('preview factors', `${s.channels} rows of 3`, table.length - 3);
     const b = new GraphBuilder(ctx.caps, 'f32');
     const latent = b.input('latent', [s.batch, s.channels, s.latentHeight, s.latentWidth], 'f32');
     b.output('rgba', latentPreview(b, latent, b.constant('factors', [table.length], 'f32', table)));
-    return new LatentPreviewer(ctx, await compileGraph(ctx, cache, b), s);
+    return new LatentPreviewer(ctx, await compileGraph(ctx, rt.pipelines, b), s);
   }
 
   /** Previews of `latent` (f32 NCHW, this previewer's shape), one per batch item. */

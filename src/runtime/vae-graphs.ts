@@ -1,25 +1,32 @@
-import type { GpuContext } from '../../gpu/device.js';
-import { InvalidArgumentError } from '../../errors.js';
-import type { CompiledGraph } from '../../graph/compiled-graph.js';
-import { readTensor } from '../../tensor/read.js';
-import type { GpuTensor } from '../../tensor/tensor.js';
-import { type BandLayoutInfo, type BandPlan, joinBands } from './bands.js';
+import type { GpuContext } from '../gpu/device.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { CompiledGraph } from '../graph/compiled-graph.js';
+import { readTensor } from '../tensor/read.js';
+import type { RgbaImage } from '../tensor/image.js';
+import type { GpuTensor } from '../tensor/tensor.js';
+import { type BandLayoutInfo, type BandPlan, joinBands } from '../models/vae/bands.js';
 
-/** An image as ImageData holds it: RGBA8 rows, top row first. */
-export interface RgbaImage {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8ClampedArray;
-}
+export type { RgbaImage } from '../tensor/image.js';
 
 /** Shared by the decode and encode graphs: a compiled graph plus where its banded maps live. */
 export abstract class VaeGraph implements Disposable {
+  private disposedByUser = false;
+
   constructor(
     protected readonly ctx: GpuContext,
     readonly graph: CompiledGraph,
     readonly plan: BandPlan,
     protected readonly layouts: ReadonlyMap<string, BandLayoutInfo>,
   ) {}
+
+  /** GPU bytes of the compiled graph (what the graph cache counts). */
+  get bytes(): number {
+    return this.graph.bytes;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposedByUser || this.graph.isDisposed;
+  }
 
   /** Row bands the maps are split into (1 = unsplit). */
   get bands(): number {
@@ -50,6 +57,7 @@ export abstract class VaeGraph implements Disposable {
   }
 
   dispose(): void {
+    this.disposedByUser = true;
     this.graph.dispose();
   }
 

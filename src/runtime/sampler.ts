@@ -1,9 +1,13 @@
 import { InvalidArgumentError } from '../errors.js';
-import { type DenoiserGraph, MAX_STEPS } from '../models/mmdit/index.js';
+import { GraphBuilder } from '../graph/builder.js';
+import type { CompiledGraph } from '../graph/compiled-graph.js';
+import { compileGraph } from '../graph/compile.js';
+import { emitEulerUpdate, emitNoiseScaling } from '../sampling/euler.js';
+import { gaussianNoise } from '../sampling/noise.js';
+import { MAX_STEPS } from '../models/mmdit/shape.js';
+import { DEFAULT_SHIFT, denoiseSigmas, sd3Sigmas } from '../sampling/schedule.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
-import { eulerGraph, noiseScalingGraph } from './euler.js';
-import { gaussianNoise } from './noise.js';
-import { DEFAULT_SHIFT, denoiseSigmas, sd3Sigmas } from './schedule.js';
+import type { DenoiserGraph } from './denoiser-graph.js';
 
 export interface SampleOptions {
   readonly steps: number;
@@ -32,6 +36,42 @@ export interface SampleOptions {
 }
 
 const running = new WeakSet<DenoiserGraph>();
+
+/**
+ * The update graph for one guidance scale, bound to the denoiser graph's latent, velocity and
+ * sigmas and reading its step state (one writeBuffer per step serves both). Cached in the
+ * runtime's graph cache, disposed with the denoiser graph.
+ */
+export function eulerGraph(graph: DenoiserGraph, guidance: number): Promise<CompiledGraph> {
+  const rt = graph.runtime;
+  const key = `euler|${denoiserGraphId(graph)}|${guidance}`;
+  return rt.graphs.get(graph.owner, key, () => {
+    const b = new GraphBuilder(rt.ctx.caps, 'f32');
+    emitEulerUpdate(b, { latent: graph.inputs.latent, velocity: graph.output, sigmas: graph.inputs.sigmas }, { cfg: graph.shape.cfg, guidance });
+    return compileGraph(rt.ctx, rt.pipelines, b, { stepBuffer: graph.stepBuffer });
+  }, { dependsOn: [graph] });
+}
+
+/** The image-to-image start for one init latent (compiled per call: it binds the caller's tensor). */
+function noiseScalingGraph(graph: DenoiserGraph, init: GpuTensor): Promise<CompiledGraph> {
+  const rt = graph.runtime;
+  const b = new GraphBuilder(rt.ctx.caps, 'f32');
+  emitNoiseScaling(b, { latent: graph.inputs.latent, sigmas: graph.inputs.sigmas }, init);
+  return compileGraph(rt.ctx, rt.pipelines, b, { stepBuffer: graph.stepBuffer });
+}
+
+const graphIds = new WeakMap<DenoiserGraph, number>();
+let nextGraphId = 0;
+
+/** A stable id per denoiser graph (cache keys of graphs bound to it). */
+export function denoiserGraphId(graph: DenoiserGraph): number {
+  let id = graphIds.get(graph);
+  if (id === undefined) {
+    id = nextGraphId++;
+    graphIds.set(graph, id);
+  }
+  return id;
+}
 
 /**
  * Rectified-flow Euler sampling with classifier-free guidance (MODEL_SPEC §4) on a compiled
@@ -64,10 +104,11 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
   if (o.denoise !== undefined && o.denoise < 1 && !o.initLatent) throw new InvalidArgumentError('initLatent', 'a latent when denoise < 1', 'none');
   if (running.has(graph)) throw new InvalidArgumentError('graph', 'a graph not already sampling (one sample() per graph at a time)', 'busy');
   const steps = sigmas.length - 1;
-  const ctx = graph.gpu;
+  const ctx = graph.runtime.ctx;
   const queue = ctx.device.queue;
   running.add(graph);
-  let start: Awaited<ReturnType<typeof noiseScalingGraph>> | null = null;
+  const unpin = graph.runtime.graphs.pin(graph);
+  let start: CompiledGraph | null = null;
   try {
     const update = await eulerGraph(graph, guidance);
     start = o.initLatent ? await noiseScalingGraph(graph, o.initLatent) : null;
@@ -111,6 +152,7 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
     return latent;
   } finally {
     running.delete(graph);
+    unpin();
     start?.dispose();
   }
 }

@@ -1,31 +1,17 @@
-import type { GpuContext } from '../../gpu/device.js';
-import { CheckpointError, DisposedError, InvalidArgumentError } from '../../errors.js';
-import { GraphBuilder } from '../../graph/builder.js';
-import type { CompiledGraph } from '../../graph/compiled-graph.js';
-import { compileGraph } from '../../graph/compile.js';
-import type { Precision } from '../../shader/contract.js';
-import type { PipelineCache } from '../../shader/pipeline-cache.js';
-import { TIMESTEP_SCALE, timestepFeatures } from '../../sampling/schedule.js';
-import { elementCount, type GpuTensor, storageBytes } from '../../tensor/tensor.js';
-import { encodeF16 } from '../../weights/decode.js';
-import type { MmditConfig } from './config.js';
-import { MMDIT_IO, mmditForward } from './forward.js';
-
-/** Steps a compiled graph can run (the per-step tables are sized for it once, at compile). */
-export const MAX_STEPS = 200;
-
-export interface DenoiserShape {
-  /** Images (latent rows). With `cfg` the forward batch is 2·batch: cond rows, then uncond rows. */
-  readonly batch: number;
-  readonly latentHeight: number;
-  readonly latentWidth: number;
-  /** Context tokens L. */
-  readonly contextLength: number;
-  /** Classifier-free guidance: context/pooled hold cond rows then uncond rows. */
-  readonly cfg: boolean;
-  /** Keep the per-layer intermediates readable (MODEL_SPEC §7 names) in `taps`. */
-  readonly taps?: boolean;
-}
+import type { GpuContext } from '../gpu/device.js';
+import { CheckpointError, DisposedError, InvalidArgumentError } from '../errors.js';
+import { GraphBuilder } from '../graph/builder.js';
+import type { CompiledGraph } from '../graph/compiled-graph.js';
+import { compileGraph } from '../graph/compile.js';
+import type { MmditConfig } from '../models/mmdit/config.js';
+import { MMDIT_IO, mmditForward } from '../models/mmdit/forward.js';
+import { type DenoiserShape, MAX_STEPS } from '../models/mmdit/shape.js';
+import { TIMESTEP_SCALE, timestepFeatures } from '../sampling/schedule.js';
+import type { Precision } from '../shader/contract.js';
+import { elementCount, type GpuTensor, storageBytes } from '../tensor/tensor.js';
+import { encodeF16 } from '../weights/decode.js';
+import type { CachedGraph } from './graph-cache.js';
+import type { Runtime } from './runtime.js';
 
 /**
  * The denoiser compiled for one shape. Inputs are GPU tensors in the checkpoint's layout
@@ -34,14 +20,15 @@ export interface DenoiserShape {
  * `output` is the velocity f32 `[B, C, Hl, Wl]`. `forward(step)` encodes and submits one forward
  * that uses row `step` of the timestep table; nothing is allocated or read back.
  */
-export class DenoiserGraph {
+export class DenoiserGraph implements CachedGraph {
   private disposed = false;
   private readonly stepScratch: Float64Array;
-  private readonly eulerGraphs = new Map<number, CompiledGraph>();
 
   private constructor(
-    private readonly ctx: GpuContext,
-    readonly cache: PipelineCache,
+    /** The runtime it runs on (its graph cache also holds the sampler's and conditioning's graphs bound to it). */
+    readonly runtime: Runtime,
+    /** The component that compiled it: the graph-cache owner of graphs bound to this one. */
+    readonly owner: object,
     readonly config: MmditConfig,
     readonly precision: Precision,
     readonly shape: DenoiserShape,
@@ -49,20 +36,19 @@ export class DenoiserGraph {
     readonly inputs: { readonly latent: GpuTensor; readonly context: GpuTensor; readonly pooled: GpuTensor; readonly sigmas: GpuTensor; readonly timesteps: GpuTensor },
     readonly output: GpuTensor,
     private readonly owned: readonly GPUBuffer[],
-    private readonly onDispose: () => void,
   ) {
     this.stepScratch = new Float64Array(this.forwardBatch * config.frequencyDim);
   }
 
   static async create(
-    ctx: GpuContext,
-    cache: PipelineCache,
+    rt: Runtime,
+    owner: object,
     weights: ReadonlyMap<string, GpuTensor>,
     config: MmditConfig,
     precision: Precision,
     shape: DenoiserShape,
-    onDispose: () => void,
   ): Promise<DenoiserGraph> {
+    const ctx = rt.ctx;
     const forwardBatch = shape.cfg ? 2 * shape.batch : shape.batch;
     const owned: GPUBuffer[] = [];
     try {
@@ -79,7 +65,7 @@ export class DenoiserGraph {
       }, pos);
       const sigmasBuffer = ctx.createBuffer('sigmas', (MAX_STEPS + 1) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
       owned.push(sigmasBuffer);
-      const graph = await compileGraph(ctx, cache, b);
+      const graph = await compileGraph(ctx, rt.pipelines, b);
       const inputs = {
         latent: graph.input(MMDIT_IO.latent),
         context: graph.input(MMDIT_IO.context),
@@ -87,16 +73,30 @@ export class DenoiserGraph {
         timesteps: graph.input(MMDIT_IO.timesteps),
         sigmas: { buffer: sigmasBuffer, offset: 0, shape: [MAX_STEPS + 1], format: 'f32', label: 'sigmas' } satisfies GpuTensor,
       };
-      return new DenoiserGraph(ctx, cache, config, precision, shape, graph, inputs, graph.output(MMDIT_IO.velocity), owned, onDispose);
+      return new DenoiserGraph(rt, owner, config, precision, shape, graph, inputs, graph.output(MMDIT_IO.velocity), owned);
     } catch (error) {
       for (const buffer of owned) ctx.destroyBuffer(buffer);
       throw error;
     }
   }
 
+  private get ctx(): GpuContext {
+    return this.runtime.ctx;
+  }
+
+  /** GPU bytes this graph owns (what the graph cache's budget counts). */
+  get bytes(): number {
+    return this.graph.bytes + this.owned.reduce((n, b) => n + b.size, 0);
+  }
+
   /** Rows of the forward batch: 2·batch with CFG. */
   get forwardBatch(): number {
     return this.shape.cfg ? 2 * this.shape.batch : this.shape.batch;
+  }
+
+  /** @internal The compiled forward, for profilers (per-dispatch timings). */
+  get compiled(): CompiledGraph {
+    return this.graph;
   }
 
   /** Per-layer intermediates (when compiled with `taps`), by MODEL_SPEC §7 names. */
@@ -163,25 +163,6 @@ export class DenoiserGraph {
     this.graph.encode(pass);
   }
 
-  /**
-   * @internal The sampler's update graph for one guidance scale. Only the latest is kept: a new
-   * scale replaces it, which is safe because sample() awaits its submitted work before returning.
-   */
-  eulerGraph(guidance: number, make: () => Promise<CompiledGraph>): Promise<CompiledGraph> {
-    const cached = this.eulerGraphs.get(guidance);
-    if (cached) return Promise.resolve(cached);
-    return make().then((g) => {
-      if (this.disposed) {
-        g.dispose();
-        throw new DisposedError('DenoiserGraph');
-      }
-      for (const old of this.eulerGraphs.values()) old.dispose();
-      this.eulerGraphs.clear();
-      this.eulerGraphs.set(guidance, g);
-      return g;
-    });
-  }
-
   /** @internal The forward's step state, shared by the sampler's update graphs. */
   get stepBuffer(): GPUBuffer | null {
     return this.graph.stepStateBuffer;
@@ -200,14 +181,13 @@ export class DenoiserGraph {
     this.ctx.assertUsable();
   }
 
+  /** Frees its buffers; graphs bound to it (sampler updates, conditioning) are disposed with it. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const g of this.eulerGraphs.values()) g.dispose();
-    this.eulerGraphs.clear();
+    this.runtime.graphs.forget(this);
     this.graph.dispose();
     for (const buffer of this.owned) this.ctx.destroyBuffer(buffer);
-    this.onDispose();
   }
 
   [Symbol.dispose](): void {

@@ -1,0 +1,95 @@
+import { CheckpointError, DisposedError, InvalidArgumentError } from '../errors.js';
+import type { MmditConfig } from '../models/mmdit/config.js';
+import { canonicalizeMmdit, type MmditLayout } from '../models/mmdit/keys.js';
+import { checkDenoiserShape, type DenoiserShape, denoiserShapeKey } from '../models/mmdit/shape.js';
+import type { Precision } from '../shader/contract.js';
+import type { TensorSource } from '../weights/tensor-source.js';
+import type { Component } from './component.js';
+import { DenoiserGraph } from './denoiser-graph.js';
+import type { Runtime } from './runtime.js';
+import type { WeightMap } from './weight-map.js';
+import { requireCanonical, resolveWeights, type WeightsInput } from './weights.js';
+
+export interface LoadDenoiserOptions {
+  /** Compute precision; `'f16'` needs the adapter's shader-f16 (default `'f32'`). */
+  readonly precision?: Precision;
+  readonly signal?: AbortSignal;
+}
+
+/** The precision option checked before any GPU work. */
+export function checkPrecision(rt: Runtime, precision: unknown): Precision {
+  if (precision !== 'f32' && precision !== 'f16') throw new InvalidArgumentError('precision', '"f32" or "f16"', precision);
+  if (precision === 'f16' && !rt.ctx.caps.f16) throw new InvalidArgumentError('precision', '"f32" (this adapter lacks shader-f16)', precision);
+  return precision;
+}
+
+/**
+ * Loads an MM-DiT: from weights already uploaded, a converted model's component (verified
+ * shards), or a checkpoint (original or diffusers layout, F32/F16/BF16). The tensors are
+ * canonicalised and checked — every missing, unexpected or mis-shaped tensor is a CheckpointError
+ * naming its key — before anything is uploaded.
+ */
+export async function loadDenoiser(rt: Runtime, input: WeightsInput, o: LoadDenoiserOptions = {}): Promise<Denoiser> {
+  const precision = checkPrecision(rt, o.precision ?? 'f32');
+  rt.assertUsable();
+  let layout: MmditLayout = 'canonical';
+  const canonical = (source: TensorSource): TensorSource => {
+    const c = canonicalizeMmdit(source);
+    layout = c.layout;
+    const pos = c.source.tensors.get('pos_embed');
+    if (pos && !['F32', 'F16', 'BF16'].includes(pos.dtype)) {
+      throw new CheckpointError('pos_embed', 'the position table must be stored as F32, F16 or BF16', 'F32 | F16 | BF16', pos.dtype);
+    }
+    return c.source;
+  };
+  const { weights, owned } = await resolveWeights(rt, input, canonical, o.signal ? { signal: o.signal } : {});
+  try {
+    const described = weights.describe();
+    const c = canonicalizeMmdit(described);
+    requireCanonical(described, c.source);
+    return new Denoiser(rt, c.config, layout, weights, owned, precision);
+  } catch (error) {
+    if (owned) weights.release();
+    throw error;
+  }
+}
+
+/** A loaded denoiser: weights on the GPU, one graph per shape in the runtime's graph cache. */
+export class Denoiser implements Component<DenoiserShape, DenoiserGraph> {
+  readonly kind = 'denoiser';
+  private disposed = false;
+
+  constructor(
+    readonly runtime: Runtime,
+    readonly config: MmditConfig,
+    /** The layout the checkpoint was stored in (`canonical` for converted models). */
+    readonly layout: MmditLayout,
+    readonly weights: WeightMap,
+    private readonly ownsWeights: boolean,
+    readonly precision: Precision,
+  ) {}
+
+  /** The forward for one shape, compiled once per shape (reuse it for every step and call). */
+  compile(shape: DenoiserShape): Promise<DenoiserGraph> {
+    if (this.disposed) return Promise.reject(new DisposedError('Denoiser'));
+    try {
+      checkDenoiserShape(this.config, shape);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.runtime.graphs.get(this, `denoiser|${denoiserShapeKey(shape)}`, () =>
+      DenoiserGraph.create(this.runtime, this, this.weights, this.config, this.precision, shape),
+    );
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.runtime.graphs.release(this);
+    if (this.ownsWeights) this.weights.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
