@@ -83,7 +83,16 @@ def train_vae(a) -> None:
     t_last_ck = time.time()
     t0 = time.time() - elapsed
     acc = [0.0, 0.0, 0]
+    frozen = False
     while step < a.steps:
+        if a.freeze_encoder_at is not None and step >= a.freeze_encoder_at and not frozen:
+            # From here on the encoder is fixed (its EMA weights), so stage 2's latents can be made
+            # from it while the decoder goes on training at full size.
+            vae.encoder.load_state_dict({k[len("encoder."):]: v for k, v in ema.shadow.items() if k.startswith("encoder.")})
+            for p in vae.encoder.parameters():
+                p.requires_grad_(False)
+            frozen = True
+            C.log_line(log, f"encoder frozen at step {step} (its EMA weights)")
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.steps, a.lr, 100)
         full = step >= a.crop_until
@@ -100,6 +109,8 @@ def train_vae(a) -> None:
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         ema.update(vae, min(0.999, (1 + step) / (10 + step)))
+        if frozen:
+            ema.shadow.update({"encoder." + k: v.detach().clone() for k, v in vae.encoder.state_dict().items()})
         step += 1
         acc[0] += rec.item()
         acc[1] += kl.item()
@@ -118,21 +129,27 @@ def train_vae(a) -> None:
 
 
 @torch.no_grad()
+def latent_scale_shift(encoder, seed: int):
+    """Shift = mean and scale = 1/std of the latent means of 1024 fresh training renders."""
+    rng = np.random.default_rng(seed + 1000)
+    means, imgs_all = [], []
+    for _ in range(8):
+        imgs, _ = C.training_batch(rng, 128)
+        m, _ = encoder(image_to_tensor(torch.from_numpy(imgs)))
+        means.append(m)
+        imgs_all.append(imgs)
+    lat = torch.cat(means)
+    shift = lat.mean().item()
+    return shift, 1.0 / (lat - shift).std().item(), lat, imgs_all
+
+
+@torch.no_grad()
 def fit_latent_stats(a, weights: dict, log: str) -> None:
     """SD3's latent format: z = (latent − shift)·scale with unit variance; then a preview map and PSNR."""
     vae = make_vae()
     vae.load_state_dict(weights)
     vae.eval()
-    rng = np.random.default_rng(a.seed + 1000)
-    means, imgs_all = [], []
-    for _ in range(8):
-        imgs, _ = C.training_batch(rng, 128)
-        m, _ = vae.encoder(image_to_tensor(torch.from_numpy(imgs)))
-        means.append(m)
-        imgs_all.append(imgs)
-    lat = torch.cat(means)
-    shift = lat.mean().item()
-    scale = 1.0 / (lat - shift).std().item()
+    shift, scale, lat, imgs_all = latent_scale_shift(vae.encoder, a.seed)
     # Preview factors: least squares from the denoiser-space latent (per latent pixel) to the image
     # averaged over each 8×8 block, RGB in 0..1.
     z = ((lat - shift) * scale).permute(0, 2, 3, 1).reshape(-1, 16).double()
@@ -149,6 +166,11 @@ def fit_latent_stats(a, weights: dict, log: str) -> None:
     mse = ((out - imgs.astype(np.float64)) ** 2).mean()
     psnr = 10 * math.log10(255.0 ** 2 / max(mse, 1e-12))
     stats = {"scale": scale, "shift": shift, "preview": {"factors": factors, "bias": bias}, "psnr": psnr}
+    path = os.path.join(C.CACHE, "vae_stats.json")
+    if os.path.exists(path):
+        old = C.load_json(path)
+        if abs(old["scale"] - scale) > 1e-6 * abs(scale) or abs(old["shift"] - shift) > 1e-6:
+            raise SystemExit(f"the encoder changed since the latents were made (scale {old['scale']} → {scale}, shift {old['shift']} → {shift})")
     C.write_json(os.path.join(C.CACHE, "vae_stats.json"), stats)
     C.log_line(log, f"latent shift {shift:.5f} scale {scale:.5f}; round-trip PSNR {psnr:.2f} dB on 256 renders")
 
@@ -203,8 +225,13 @@ def build_latents(a) -> None:
     """
     from world import sample_training_scene, render, scene_captions, check_training_scene, CATEGORIES
     log = os.path.join(C.CACHE, "latents.log")
-    stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
     encoder = load_encoder()
+    stats_path = os.path.join(C.CACHE, "vae_stats.json")
+    if not os.path.exists(stats_path):
+        shift, scale, _, _ = latent_scale_shift(encoder, a.seed)
+        C.write_json(stats_path, {"scale": scale, "shift": shift})
+        C.log_line(log, f"latent shift {shift:.5f} scale {scale:.5f} (encoder only; vae-stats adds PSNR and previews)")
+    stats = C.load_json(stats_path)
     rng = np.random.default_rng(a.seed + 7)
     path = os.path.join(C.CACHE, "latents.pt")
     lat, caps = [], []
@@ -319,6 +346,7 @@ def main() -> None:
     ap.add_argument("--kl", type=float, default=1e-5, help="KL weight of the VAE")
     ap.add_argument("--crop-until", type=int, default=0, help="VAE: steps on 32x32 crops before full images")
     ap.add_argument("--full-batch", type=int, default=16, help="VAE: batch of the full-size steps")
+    ap.add_argument("--freeze-encoder-at", type=int, default=None, help="VAE: step from which only the decoder trains")
     ap.add_argument("--dropout", type=float, default=0.1, help="caption dropout to the empty prompt")
     ap.add_argument("--train-shift", type=float, default=1.0, help="shift of the logit-normal training timesteps")
     ap.add_argument("--ema", type=float, default=0.999)
