@@ -14,6 +14,8 @@ export default defineConfig(({ mode }) => {
       root: resolve(root, 'demo'),
       base: './',
       build: { outDir: resolve(root, 'dist/demo'), emptyOutDir: true, target: 'es2022' },
+      // The pipeline worker is a module worker (it imports the engine's chunks).
+      worker: { format: 'es' as const },
     };
   }
   return {
@@ -28,6 +30,8 @@ export default defineConfig(({ mode }) => {
           index: resolve(root, 'src/index.ts'),
           advanced: resolve(root, 'src/advanced.ts'),
           node: resolve(root, 'src/node/index.ts'),
+          worker: resolve(root, 'src/worker/index.ts'),
+          'worker-entry': resolve(root, 'src/worker/entry.ts'),
           cli: resolve(root, 'src/node/cli.ts'),
         },
         formats: ['es'],

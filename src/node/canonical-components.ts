@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { openClipCheckpoint } from '../models/clip/index.js';
-import type { ClipModel, ClipOverrides } from '../models/clip/config.js';
+import type { ClipModel } from '../models/clip/config.js';
 import type { MmditConfig } from '../models/mmdit/config.js';
 import { canonicalizeMmdit } from '../models/mmdit/keys.js';
-import { openT5Checkpoint, type T5Overrides } from '../models/t5/index.js';
-import { openVaeCheckpoint, type VaeOverrides } from '../models/vae/index.js';
+import { openT5Checkpoint } from '../models/t5/index.js';
+import { openVaeCheckpoint } from '../models/vae/index.js';
+import { clipOverrides, t5Overrides, vaeOverrides } from '../models/stored-config.js';
 import { COMPONENTS, type ComponentName, type JsonValue } from '../weights/manifest.js';
 import type { TensorSource } from '../weights/tensor-source.js';
 import { detectFamily, familyOf, openWeightsPath } from './weights-source.js';
@@ -148,35 +149,6 @@ export function canonicalComponent(component: ComponentName, source: TensorSourc
       return { source: canonical, config: json(config), mmdit: null };
     }
   }
-}
-
-/** What a converted manifest records beyond shapes (head counts of non-release widths, eps, rules). */
-function clipOverrides(stored: JsonObject | undefined): ClipOverrides {
-  const heads = stored?.['heads'];
-  const eps = stored?.['eps'];
-  const activation = stored?.['activation'];
-  const projectPooled = stored?.['projectPooled'];
-  return {
-    ...(typeof heads === 'number' ? { heads } : {}),
-    ...(typeof eps === 'number' ? { eps } : {}),
-    ...(activation === 'quick_gelu' || activation === 'gelu_erf' ? { activation } : {}),
-    ...(typeof projectPooled === 'boolean' ? { projectPooled } : {}),
-  };
-}
-
-function vaeOverrides(stored: JsonObject | undefined): VaeOverrides {
-  const out: { -readonly [K in keyof VaeOverrides]: number } = {};
-  for (const key of ['groups', 'eps', 'scale', 'shift'] as const) {
-    const v = stored?.[key];
-    if (typeof v === 'number') out[key] = v;
-  }
-  return out;
-}
-
-function t5Overrides(stored: JsonObject | undefined): T5Overrides {
-  const maxDistance = stored?.['maxDistance'];
-  const eps = stored?.['eps'];
-  return { ...(typeof maxDistance === 'number' ? { maxDistance } : {}), ...(typeof eps === 'number' ? { eps } : {}) };
 }
 
 /** The architecture family a denoiser configuration belongs to (manifest `kind`). */

@@ -5,6 +5,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 /** Commands load lazily so `info` does not pay for the converter and the verifier. */
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
+  generate: { summary: 'prompt → PNG: --prompt <text> [--out image.png] | --prompts <file.json> --out-dir <dir> [--width --height --steps --guidance-scale --seed --num-images --model --variant]', load: async () => (await import('./commands/generate.js')).runGenerate },
   info: { summary: 'show the WebGPU adapter, features and limits', load: async () => (await import('./commands/info.js')).runInfo },
   verify: { summary: 'run reference vector sets: <dir> [--json report] [--precision f32|f16] [--weights file] [--only kinds]', load: async () => (await import('./commands/verify.js')).runVerify },
   convert: { summary: 'checkpoints to shards + manifest: <inputs…> --quant f16|int8|int4|f32 --out dir', load: async () => (await import('./commands/convert.js')).runConvert },
@@ -13,7 +14,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: mmdit-webgpu <command> [options]\n\ncommands:\n${lines.join('\n')}`;
+  return `usage: mmdit-webgpu <command> [options]    (mmdit-webgpu <command> --help for its flags)\n\ncommands:\n${lines.join('\n')}\n\nExit status: 0 done, 1 failed, 2 bad usage.`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -37,5 +38,5 @@ try {
 } catch (error: unknown) {
   if (error instanceof MmditError) console.error(`${error.name}: ${error.message}`);
   else console.error(error);
-  process.exitCode = error instanceof MmditError ? (error.code === 'INVALID_ARGUMENT' ? 2 : 1) : 70;
+  process.exitCode = error instanceof MmditError && error.code === 'INVALID_ARGUMENT' ? 2 : 1;
 }
