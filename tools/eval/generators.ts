@@ -45,15 +45,20 @@ interface EnginePipeline {
   }): Promise<{ images: { width: number; height: number; data: Uint8ClampedArray }[]; seeds: number[] }>;
   dispose(): void;
 }
-type CreatePipeline = (o: { model?: string; cacheDir?: string }) => Promise<EnginePipeline>;
+export type CreatePipeline = (o: { model?: string; cacheDir?: string }) => Promise<EnginePipeline>;
 
-/** Our engine in this process, on Dawn (SwiftShader where there is no GPU). */
-export async function engineSource(o: EngineOptions): Promise<ImageSource> {
+/** The engine's Node entry point, loaded when the evaluation needs it. */
+async function nodeCreatePipeline(): Promise<CreatePipeline> {
   const node = (await import('../../src/node/index.js')) as unknown as { createPipeline?: CreatePipeline };
   if (typeof node.createPipeline !== 'function') {
     throw new EvalSourceError('this build of the engine has no createPipeline in src/node/index.ts; score a folder of PNGs with --images <dir> instead');
   }
-  const pipeline = await node.createPipeline({ ...(o.model !== undefined ? { model: o.model } : {}), ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}) });
+  return node.createPipeline;
+}
+
+/** Our engine in this process, on Dawn (SwiftShader where there is no GPU); `create` replaces the entry point in tests. */
+export async function engineSource(o: EngineOptions, create?: CreatePipeline): Promise<ImageSource> {
+  const pipeline = await (create ?? (await nodeCreatePipeline()))({ ...(o.model !== undefined ? { model: o.model } : {}), ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}) });
   const d = pipeline.info.defaults;
   const steps = o.numInferenceSteps ?? d.numInferenceSteps;
   const guidance = o.guidanceScale ?? d.guidanceScale;

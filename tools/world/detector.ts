@@ -12,7 +12,10 @@
  *    edges on grey fall nearer other prototypes) and the four templates rendered the same way as the
  *    world, searched over centres ±0.5 px in steps of 0.5 and radii r + {−0.5, 0, 0.5, 1} around the box
  *    estimate; accepted at IoU ≥ 0.5. Pixels a template covers exactly half are left out of the IoU,
- *    since rounding makes them a coin flip.
+ *    since rounding makes them a coin flip;
+ * 6. beyond the recipe, so that noise is not seen as objects: the fit's half-size is at least 4 px (per
+ *    64 px of image; the world's objects have r ≥ 5), its inside is filled (mean coverage ≥ 0.7), and
+ *    its box ends at most 1 px past the image's edge (the world keeps boxes 1 px inside).
  */
 import { DetectorInputError } from './errors.js';
 import { COLOURS, COLOUR_RGB, SHAPES, SUPERSAMPLE, type Colour, type Shape } from './world.js';
@@ -34,11 +37,20 @@ export interface Detection {
   cx: number;
   cy: number;
   r: number;
+  /** Mean coverage estimated over the pixels the template covers fully (1 for a flat, exact fill). */
+  fill: number;
 }
 
 export interface DetectorOptions {
   /** Minimum IoU to accept a component as an object (default 0.5). */
   minIou?: number;
+  /**
+   * Smallest half-size accepted, in pixels (default 4 per 64 px of the shorter side: the world's
+   * objects have r ≥ 5, and blobs in noise are mostly smaller).
+   */
+  minRadius?: number;
+  /** Smallest mean coverage inside the fitted template (default 0.7): objects are filled flat, noise is not. */
+  minFill?: number;
   /** Components smaller than this many pixels are noise (default: 12 per 64×64, at least 4). */
   minArea?: number;
 }
@@ -170,6 +182,8 @@ interface Fit {
   cx: number;
   cy: number;
   r: number;
+  /** Mean estimated coverage over the pixels the template covers fully: near 1 for a flat fill. */
+  fill: number;
 }
 
 /** Area of each shape in units of r²: πr², 4r², 2r², and the cross's two 2r × 2r/3 bars less their overlap. */
@@ -219,7 +233,7 @@ function fitShape(win: Window): Fit | null {
       if (r <= 1) return current;
       templateCounts(counts, win, shape, cx, cy, r);
       const iou = maskIou(win.own, counts);
-      return current === null || iou > current.iou ? { shape, iou, cx, cy, r } : current;
+      return current === null || iou > current.iou ? { shape, iou, cx, cy, r, fill: 0 } : current;
     };
     // Coordinate search: the centres at the estimated radius, then the radii at the best centre.
     let fit: Fit | null = null;
@@ -227,6 +241,15 @@ function fitShape(win: Window): Fit | null {
     const c = fit!;
     for (const dr of RADIUS_STEPS) if (dr !== 0) fit = tryFit(c.cx, c.cy, r0 + dr, fit);
     if (fit !== null && (best === null || fit.iou > best.iou)) best = fit;
+  }
+  if (best !== null) {
+    templateCounts(counts, win, best.shape, best.cx, best.cy, best.r);
+    let sum = 0;
+    let n = 0;
+    for (let p = 0; p < counts.length; p++) {
+      if (counts[p] === 2 * HALF) (sum += win.cover[p]!), n++;
+    }
+    best.fill = n === 0 ? 0 : sum / n;
   }
   return best;
 }
@@ -412,6 +435,12 @@ export function detect(img: ImageBytes, options: DetectorOptions = {}): Detectio
   const { width: w, height: h } = img;
   const n = w * h;
   const minIou = options.minIou ?? 0.5;
+  const minRadius = options.minRadius ?? (4 * Math.min(w, h)) / 64;
+  const minFill = options.minFill ?? 0.7;
+  // The world keeps every box 1 px inside the canvas; a fit reaching well past the edge is only
+  // partly seen (its IoU then counts the visible part only), so it is not an object of the world.
+  const inside = (f: Fit): boolean => f.cx - f.r >= -1 && f.cy - f.r >= -1 && f.cx + f.r <= w + 1 && f.cy + f.r <= h + 1;
+  const accepted = (f: Fit | null): f is Fit => f !== null && f.iou >= minIou && f.r >= minRadius && f.fill >= minFill && inside(f);
   const minArea = options.minArea ?? Math.max(4, Math.round((12 * n) / 4096));
   const bg = borderMedian(R, G, B, w, h);
   // Nearest prototype per pixel, and whether it beats the background.
@@ -444,16 +473,16 @@ export function detect(img: ImageBytes, options: DetectorOptions = {}): Detectio
     for (const cand of colourCandidates(comp, label, w, h, minArea)) {
       const { fit, own } = fitCandidate(scan, cand.pixels, cand.colour);
       if (fit !== null && fit.iou >= SPLIT_BELOW_IOU) {
-        fits.push({ fit, colour: cand.colour });
+        if (accepted(fit)) fits.push({ fit, colour: cand.colour });
         continue;
       }
       // A poor fit may be two objects of one colour that touch: keep the split when its parts fit better.
       const parts = own.length >= 2 * minArea ? splitByErosion(own, w, h, minArea) : null;
       const partFits = parts?.map((part) => fitCandidate(scan, part, cand.colour).fit) ?? [];
       const mean = partFits.reduce((s, f) => s + (f?.iou ?? 0), 0) / Math.max(1, partFits.length);
-      if (partFits.length >= 2 && partFits.every((f) => f !== null && f.iou >= minIou) && mean > (fit?.iou ?? 0)) {
+      if (partFits.length >= 2 && partFits.every(accepted) && mean > (fit?.iou ?? 0)) {
         for (const f of partFits) fits.push({ fit: f!, colour: cand.colour });
-      } else if (fit !== null && fit.iou >= minIou) {
+      } else if (accepted(fit)) {
         fits.push({ fit, colour: cand.colour });
       }
     }
@@ -467,6 +496,7 @@ export function detect(img: ImageBytes, options: DetectorOptions = {}): Detectio
       cx: fit.cx,
       cy: fit.cy,
       r: fit.r,
+      fill: fit.fill,
     }))
     .sort((a, b) => b.confidence - a.confidence);
 }

@@ -3,6 +3,7 @@ import { checkImage } from '../../../tools/world/check.js';
 import { detect, estimateBackground } from '../../../tools/world/detector.js';
 import { DetectorInputError } from '../../../tools/world/errors.js';
 import { groundTruthCases, scoreGroundTruth } from '../../../tools/world/gt-score.js';
+import { Rng } from '../../../tools/world/random.js';
 import { renderScene, rgbToRgba } from '../../../tools/world/render.js';
 import { CATEGORIES, COLOURS, SHAPES, type Scene } from '../../../tools/world/world.js';
 
@@ -93,6 +94,38 @@ describe('detector on ground-truth renders', () => {
     for (const p of [10 * 64 + 10, 10 * 64 + 11, 11 * 64 + 10, 11 * 64 + 11]) data.set([220, 40, 40], p * 3);
     for (let y = 20; y < 50; y++) data.set([220, 40, 40], (y * 64 + 40) * 3);
     expect(detect({ data, width: 64, height: 64 })).toEqual([]);
+  });
+
+  it('sees no objects in noise', () => {
+    // What an untrained model makes: per-pixel noise, and the same smoothed into blobs.
+    const rng = new Rng(4);
+    let found = 0;
+    for (let t = 0; t < 20; t++) {
+      let field = Float32Array.from({ length: 64 * 64 * 3 }, () => 150 + (rng.next() - 0.5) * 160);
+      for (let pass = 0; pass < t % 3; pass++) {
+        const next = new Float32Array(field.length);
+        for (let y = 0; y < 64; y++) {
+          for (let x = 0; x < 64; x++) {
+            for (let c = 0; c < 3; c++) {
+              let sum = 0;
+              let k = 0;
+              for (let dy = -1; dy <= 1; dy++) {
+                for (let dx = -1; dx <= 1; dx++) {
+                  const yy = y + dy;
+                  const xx = x + dx;
+                  if (yy >= 0 && yy < 64 && xx >= 0 && xx < 64) (sum += field[(yy * 64 + xx) * 3 + c]!), k++;
+                }
+              }
+              // Smoothing shrinks the spread; scale it back up around the mean grey.
+              next[(y * 64 + x) * 3 + c] = 150 + ((sum / k - 150) * (pass + 2)) / 1.2;
+            }
+          }
+        }
+        field = next;
+      }
+      found += detect({ data: Uint8Array.from(field, (v) => Math.max(0, Math.min(255, Math.round(v)))), width: 64, height: 64 }).length;
+    }
+    expect(found).toBe(0);
   });
 
   it('judges a prompt against a picture in one call', () => {

@@ -51,6 +51,7 @@ describe('round-trip scoring', () => {
       cx,
       cy,
       r: 6,
+      fill: 1,
     });
     expect(matchScene(scene, [d(10.5, 10), d(40, 41)]).correct).toBe(true);
     expect(matchScene(scene, [d(10.5, 10)]).missing.length).toBe(1);

@@ -5,7 +5,7 @@ import { relativePosition, scoreImage, summarise } from '../../../tools/world/sc
 import type { Colour, Shape } from '../../../tools/world/world.js';
 
 function det(shape: Shape, colour: Colour, cx: number, cy: number, r: number, confidence = 0.9): Detection {
-  return { shape, colour, box: [cx - r, cy - r, cx + r, cy + r], confidence, cx, cy, r };
+  return { shape, colour, box: [cx - r, cy - r, cx + r, cy + r], confidence, cx, cy, r, fill: 1 };
 }
 const judge = (prompt: string, dets: Detection[]): boolean => scoreImage(parsePrompt(prompt), dets).correct;
 
