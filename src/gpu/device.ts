@@ -196,6 +196,38 @@ export class GpuContext {
     }
   }
 
+  /**
+   * Several ranges in one readback: one staging buffer, one submit, one map — a result and the
+   * small check that guards it come back together. Offsets and sizes are multiples of 4.
+   */
+  async readMany(ranges: readonly { readonly buffer: GPUBuffer; readonly offset: number; readonly size: number }[]): Promise<ArrayBuffer[]> {
+    this.assertUsable();
+    this.readbacks++;
+    const total = ranges.reduce((a, r) => a + Math.ceil(r.size / 4) * 4, 0);
+    const staging = this.createBuffer('readback', Math.max(4, total), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      const encoder = this.device.createCommandEncoder({ label: 'readback' });
+      let at = 0;
+      for (const r of ranges) {
+        const padded = Math.ceil(r.size / 4) * 4;
+        encoder.copyBufferToBuffer(r.buffer, r.offset, staging, at, padded);
+        at += padded;
+      }
+      this.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      this.assertUsable();
+      const mapped = staging.getMappedRange();
+      at = 0;
+      return ranges.map((r) => {
+        const out = mapped.slice(at, at + r.size);
+        at += Math.ceil(r.size / 4) * 4;
+        return out;
+      });
+    } finally {
+      this.destroyBuffer(staging);
+    }
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

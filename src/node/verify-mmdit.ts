@@ -2,6 +2,7 @@ import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { checkForwardInputs, type MmditConfig } from '../models/mmdit/index.js';
 import { type Denoiser, loadDenoiser } from '../runtime/denoiser.js';
 import { canonicalizeMmdit } from '../models/mmdit/keys.js';
+import { readSampledLatent } from '../runtime/finite-check.js';
 import { sample } from '../runtime/sampler.js';
 import { readTensor } from '../tensor/read.js';
 import type { TensorSource } from '../weights/tensor-source.js';
@@ -201,7 +202,7 @@ export const runSamplingCase: CaseRunner = withWeightsProbe(async (gpu, c, dir, 
     graph.writePooled(cfg ? concat(condY, await readVectorTensor(dir, input(c, 'uncond_y'))) : condY);
     const wanted = new Map(relL2 === undefined ? Object.entries(c.intermediates ?? {}) : []);
     const latents = new Map<string, Float32Array>();
-    const latent = await sample(graph, {
+    await sample(graph, {
       steps,
       guidanceScale: guidance,
       ...(typeof shift === 'number' ? { shift } : {}),
@@ -210,7 +211,8 @@ export const runSamplingCase: CaseRunner = withWeightsProbe(async (gpu, c, dir, 
         ? { inspect: async (i: number, l: Parameters<typeof readTensor>[1]) => { if (wanted.has(`latent_step${i + 1}`)) latents.set(`latent_step${i + 1}`, await readTensor(gpu.ctx, l)); } }
         : {}),
     });
-    const final = await readTensor(gpu.ctx, latent);
+    // The latent and its non-finite check in one readback: NaN/Inf fails the case as NonFiniteError.
+    const final = await readSampledLatent(graph);
     const scale = format.scale_factor ?? 1.5305;
     const offset = format.shift_factor ?? 0.0609;
     const produced: Record<string, Float32Array> = { final, final_vae_in: final.map((v) => v / scale + offset) };

@@ -8,6 +8,7 @@ import { MMDIT_IO, mmditForward } from '../models/mmdit/forward.js';
 import { type DenoiserShape, MAX_STEPS } from '../models/mmdit/shape.js';
 import { TIMESTEP_SCALE, timestepFeatures } from '../sampling/schedule.js';
 import type { Precision } from '../shader/contract.js';
+import { assertFinite, assertSchedule } from '../tensor/finite.js';
 import { elementCount, type GpuTensor, storageBytes } from '../tensor/tensor.js';
 import { encodeF16 } from '../weights/decode.js';
 import type { CachedGraph } from './graph-cache.js';
@@ -142,10 +143,8 @@ export class DenoiserGraph implements CachedGraph {
   writeSigmas(sigmas: ArrayLike<number>): void {
     this.assertLive();
     if (sigmas.length < 2 || sigmas.length > MAX_STEPS + 1) throw new InvalidArgumentError('sigmas', `2…${MAX_STEPS + 1} values`, sigmas.length);
-    for (let k = 0; k < sigmas.length; k++) {
-      const s = sigmas[k] as number;
-      if (!Number.isFinite(s) || s < 0) throw new InvalidArgumentError(`sigmas[${k}]`, 'a finite number ≥ 0', s);
-    }
+    // Finite, ≥ 0 and strictly decreasing: an increasing pair would add noise instead of removing it.
+    assertSchedule(sigmas);
     this.ctx.write(this.inputs.sigmas.buffer, 0, Float32Array.from(sigmas));
     for (let k = 0; k < sigmas.length - 1; k++) this.writeTimesteps(TIMESTEP_SCALE * (sigmas[k] as number), k);
   }
@@ -204,6 +203,8 @@ export class DenoiserGraph implements CachedGraph {
     if (!(data instanceof Float32Array) || data.length !== n) {
       throw new InvalidArgumentError(name, `a Float32Array of ${n} values (${JSON.stringify(tensor.shape)})`, data instanceof Float32Array ? `${data.length} values` : typeof data);
     }
+    // One NaN here would turn the whole latent into NaN: named with its first index, before upload.
+    assertFinite(name, data);
     this.ctx.write(tensor.buffer, 0, activation ? this.activationBytes(data) : data);
   }
 

@@ -6,8 +6,10 @@ import { emitEulerUpdate, emitNoiseScaling } from '../sampling/euler.js';
 import { gaussianNoise } from '../sampling/noise.js';
 import { MAX_STEPS } from '../models/mmdit/shape.js';
 import { DEFAULT_SHIFT, denoiseSigmas, sd3Sigmas } from '../sampling/schedule.js';
+import { assertFinite } from '../tensor/finite.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 import type { DenoiserGraph } from './denoiser-graph.js';
+import { latentCheckGraph, recordLatentCheck } from './finite-check.js';
 
 export interface SampleOptions {
   readonly steps: number;
@@ -95,6 +97,7 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
   if (o.noise !== undefined && (!(o.noise instanceof Float32Array) || o.noise.length !== n)) {
     throw new InvalidArgumentError('noise', `a Float32Array of ${n} values ${JSON.stringify(latent.shape)}`, o.noise instanceof Float32Array ? `${o.noise.length} values` : typeof o.noise);
   }
+  if (o.noise !== undefined) assertFinite('noise', o.noise);
   if (o.initLatent && (o.initLatent.format !== 'f32' || elementCount(o.initLatent.shape) !== n)) {
     throw new InvalidArgumentError('initLatent', `an f32 tensor of shape ${JSON.stringify(latent.shape)}`, `${o.initLatent.format} ${JSON.stringify(o.initLatent.shape)}`);
   }
@@ -111,6 +114,7 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
   let start: CompiledGraph | null = null;
   try {
     const update = await eulerGraph(graph, guidance);
+    const check = await latentCheckGraph(graph, denoiserGraphId);
     start = o.initLatent ? await noiseScalingGraph(graph, o.initLatent) : null;
     graph.writeSigmas(sigmas);
     graph.writeLatent(o.noise ?? gaussianNoise(o.seed ?? 0, latent.shape[0] as number, n / (latent.shape[0] as number)));
@@ -129,6 +133,8 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
       const pass = encoder.beginComputePass();
       graph.encodeStep(i, pass);
       update.encode(pass);
+      // The non-finite check of the result rides in the last step's pass: no submit of its own.
+      if (i === steps - 1) check.encode(pass);
       pass.end();
       queue.submit([encoder.finish()]);
       const done = queue.onSubmittedWorkDone();
@@ -149,6 +155,7 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
       o.onStep?.(steps - 1);
     }
     ctx.assertUsable();
+    recordLatentCheck(graph, check.output('flag'), steps - 1);
     return latent;
   } finally {
     running.delete(graph);

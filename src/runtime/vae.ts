@@ -12,6 +12,7 @@ import { gaussianNoise } from '../sampling/noise.js';
 import type { Precision } from '../shader/contract.js';
 import type { RgbaImage } from '../tensor/image.js';
 import { readTensor } from '../tensor/read.js';
+import { assertFinite } from '../tensor/finite.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 import type { Component } from './component.js';
 import { checkPrecision } from './denoiser.js';
@@ -150,6 +151,7 @@ export class Vae implements Component<VaeDecodeShape, VaeDecodeGraph> {
       const count = s.batch * s.latentHeight * s.latentWidth * this.config.latentChannels;
       if (latent instanceof Float32Array) {
         if (latent.length !== count) throw new InvalidArgumentError('VAE latent', `${count} values [batch, C, h, w]`, latent.length);
+        assertFinite('VAE latent', latent);
         this.ctx.write(graph.latent.buffer, 0, latent);
       } else {
         if (elementCount(latent.shape) !== count || latent.format !== 'f32') {
