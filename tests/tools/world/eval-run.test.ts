@@ -2,10 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { folderSource, groundTruthSource } from '../../../tools/eval/generators.js';
+import { engineSource, folderSource, groundTruthSource, type CreatePipeline } from '../../../tools/eval/generators.js';
 import { reportJson, runEvaluation } from '../../../tools/eval/run.js';
 import { EvalSourceError } from '../../../tools/world/errors.js';
 import { evaluationSet } from '../../../tools/world/eval-set.js';
+import { Rng } from '../../../tools/world/random.js';
+import { renderScene, rgbToRgba } from '../../../tools/world/render.js';
+import { sampleScene } from '../../../tools/world/scene.js';
 import { CATEGORIES } from '../../../tools/world/world.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmdit-eval-test-'));
@@ -47,5 +50,34 @@ describe('evaluation run', () => {
     const slots = evaluationSet(3);
     await expect(runEvaluation(slots, folderSource(dir))).rejects.toThrow(EvalSourceError);
     expect(() => folderSource(join(dir, 'nowhere'))).toThrow(EvalSourceError);
+  });
+
+  it('asks the engine for each slot with its seed, four images and the overrides', async () => {
+    const calls: unknown[] = [];
+    const defaults = { width: 64, height: 64, numInferenceSteps: 8, guidanceScale: 5, shift: 3 };
+    // A stand-in pipeline that draws the prompt's scene for each seed: the wiring under test is ours.
+    const create: CreatePipeline = async (o) => ({
+      info: { model: `stand-in for ${o.model}`, defaults },
+      async generate(g) {
+        calls.push(g);
+        const spec = evaluationSet(1).find((s) => s.spec.prompt === g.prompt)!.spec;
+        const seeds = Array.from({ length: g.numImagesPerPrompt }, (_, i) => g.seed + i);
+        const images = seeds.map((seed) => ({ width: 64, height: 64, data: new Uint8ClampedArray(rgbToRgba(renderScene(sampleScene(spec, new Rng(seed))))) }));
+        return { images, seeds };
+      },
+      dispose: () => {},
+    });
+    const slots = evaluationSet(1);
+    const source = await engineSource({ model: 'bundled', guidanceScale: 3.5, numInferenceSteps: 12 }, create);
+    expect(source.description).toBe('stand-in for bundled, 64×64, 12 steps, guidance 3.5, shift 3');
+    const report = await runEvaluation(slots, source);
+    expect(report.summary.overall).toBe(1);
+    expect(calls).toEqual(slots.map((s) => ({ prompt: s.spec.prompt, seed: s.seed, numImagesPerPrompt: 4, numInferenceSteps: 12, guidanceScale: 3.5, shift: 3 })));
+
+    const wrongSeeds: CreatePipeline = async (o) => {
+      const p = await create(o);
+      return { ...p, generate: async (g) => ({ ...(await p.generate(g)), seeds: [0, 1, 2, 3] }) };
+    };
+    await expect(runEvaluation(slots, await engineSource({}, wrongSeeds))).rejects.toThrow(EvalSourceError);
   });
 });
