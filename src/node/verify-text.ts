@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, FileFormatError, InvalidArgumentError } from '../errors.js';
-import { GraphBuilder } from '../graph/builder.js';
+import { GraphBuilder, type Value } from '../graph/builder.js';
 import { compileGraph } from '../graph/compile.js';
 import { type ClipActivation, type ClipConfig, type ClipModel, type ClipOverrides, openClipCheckpoint } from '../models/clip/index.js';
 import { assembleConditioning } from '../models/conditioning.js';
@@ -254,36 +254,27 @@ export const runT5Case: CaseRunner = withWeightsProbe(async (gpu, c, dir, o) => 
 export const runConditioningCase: CaseRunner = async (gpu, c, dir, o) => {
   const config = o.index.configs[c.config];
   const { ctx, cache } = gpu;
-  const owned: GPUBuffer[] = [];
-  const upload = async (name: string): Promise<GpuTensor> => {
-    const t = input(c, name);
-    const data = await readVectorTensor(dir, t);
-    const buffer = ctx.createBuffer(name, data.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-    owned.push(buffer);
-    ctx.write(buffer, 0, data);
-    return { buffer, offset: 0, shape: t.shape, format: 'f32', label: name };
-  };
+  // The encoders' outputs are graph inputs: the compiled graph owns their buffers.
+  const names = ['l_seq', 'g_seq', 'l_pooled', 'g_pooled', ...(c.inputs['t5_seq'] ? ['t5_seq'] : [])];
+  const b = new GraphBuilder(ctx.caps, 'f32', false);
+  const value = new Map(names.map((name) => [name, b.input(name, input(c, name).shape, 'f32')]));
+  const at = (name: string) => value.get(name) as Value;
+  const [batch, clipTokens] = at('l_seq').shape as [number, number];
+  const t5Seq = value.get('t5_seq') ?? null;
+  const contextDim = numberField(config, 'context_dim') ?? 4096;
+  const t5Tokens = t5Seq ? (t5Seq.shape[1] as number) : (numberField(config, 't5_absent_rows') ?? clipTokens);
+  const out = assembleConditioning(b, {
+    batch, lSeq: at('l_seq'), gSeq: at('g_seq'), t5Seq, lPooled: at('l_pooled'), gPooled: at('g_pooled'), clipTokens, t5Tokens, contextDim,
+  });
+  b.output('context', out.context);
+  b.output('pooled', out.pooled);
+  const graph = await compileGraph(ctx, cache, b);
   try {
-    const lSeq = await upload('l_seq');
-    const t5Seq = c.inputs['t5_seq'] ? await upload('t5_seq') : null;
-    const [batch, clipTokens] = lSeq.shape as [number, number];
-    const contextDim = numberField(config, 'context_dim') ?? 4096;
-    const t5Tokens = t5Seq ? (t5Seq.shape[1] as number) : (numberField(config, 't5_absent_rows') ?? clipTokens);
-    const b = new GraphBuilder(ctx.caps, 'f32', false);
-    const out = assembleConditioning(b, {
-      batch, lSeq, gSeq: await upload('g_seq'), t5Seq, lPooled: await upload('l_pooled'), gPooled: await upload('g_pooled'), clipTokens, t5Tokens, contextDim,
-    });
-    b.output('context', out.context);
-    b.output('pooled', out.pooled);
-    const graph = await compileGraph(ctx, cache, b);
-    try {
-      graph.run();
-      return await collect(dir, c, undefined, async (name) => readTensor(ctx, graph.output(name)));
-    } finally {
-      graph.dispose();
-    }
+    for (const name of names) ctx.write(graph.input(name).buffer, 0, await readVectorTensor(dir, input(c, name)));
+    graph.run();
+    return await collect(dir, c, undefined, async (name) => readTensor(ctx, graph.output(name)));
   } finally {
-    for (const buffer of owned) ctx.destroyBuffer(buffer);
+    graph.dispose();
   }
 };
 
