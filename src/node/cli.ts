@@ -14,7 +14,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: mmdit-webgpu <command> [options]    (mmdit-webgpu <command> --help for its flags)\n\ncommands:\n${lines.join('\n')}\n\nExit status: 0 done, 1 failed, 2 bad usage.`;
+  return `usage: mmdit-webgpu <command> [options]    (mmdit-webgpu <command> --help for its flags)\n\ncommands:\n${lines.join('\n')}\n\nExit status: 0 done, 1 failed, 2 bad usage. --debug adds stack traces to errors.`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -33,10 +33,14 @@ async function main(argv: string[]): Promise<number> {
 
 // Top-level await: vite-node (the npm scripts) closes its module server once the entry module
 // settles, so the lazily imported commands must load before that.
+// `--debug` (any position, or MMDIT_DEBUG=1) adds stack traces; without it a failure is one line.
+const argv = process.argv.slice(2);
+const debug = argv.includes('--debug') || process.env['MMDIT_DEBUG'] === '1';
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(argv.filter((a) => a !== '--debug'));
 } catch (error: unknown) {
   if (error instanceof MmditError) console.error(`${error.name}: ${error.message}`);
-  else console.error(error);
+  else console.error(`internal error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${debug ? '' : ' (--debug shows the stack trace)'}`);
+  if (debug && error instanceof Error && error.stack) console.error(error.stack);
   process.exitCode = error instanceof MmditError && error.code === 'INVALID_ARGUMENT' ? 2 : 1;
 }
