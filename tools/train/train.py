@@ -263,7 +263,9 @@ def train_dit(a) -> None:
     os.makedirs(C.CACHE, exist_ok=True)
     ck_path = os.path.join(C.CACHE, "dit.pt")
     log = os.path.join(C.CACHE, "dit.log")
-    data = torch.load(os.path.join(C.CACHE, "latents.pt"))
+    lat_path = os.path.join(C.CACHE, "latents.pt")
+    lat_mtime = os.path.getmtime(lat_path)
+    data = torch.load(lat_path)
     latents, captions = data["latents"], data["captions"]
     torch.manual_seed(a.seed)
     model = Stage2()
@@ -298,6 +300,12 @@ def train_dit(a) -> None:
     while step < a.steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.steps, a.lr, 300)
+        if step % 200 == 0 and os.path.getmtime(lat_path) != lat_mtime:
+            # The latent cache is still being written: take its new scenes.
+            lat_mtime = os.path.getmtime(lat_path)
+            data = torch.load(lat_path)
+            latents, captions = data["latents"], data["captions"]
+            C.log_line(log, f"step {step}: {latents.shape[0]} cached latents")
         pick = rng.integers(latents.shape[0], size=a.batch)
         x0 = latents[torch.from_numpy(pick)].float()
         caps = []

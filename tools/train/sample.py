@@ -1,0 +1,108 @@
+"""Pictures from a training checkpoint in PyTorch, for watching training and choosing defaults.
+
+  python3 tools/train/sample.py --prompts <prompts.json> --out-dir <dir> [--checkpoint dit.pt]
+         [--steps 10] [--guidance-scale 4] [--shift 1] [--images-per-prompt 4]
+  python3 tools/train/sample.py --grid out.png [--checkpoint …]      a grid of the six categories
+
+prompts.json is the evaluation's list (`npm run eval -- --out-dir <d> …` writes <d>/prompts.json:
+[{"id", "prompt", …}]); each picture is written as <id>.png, which `npm run eval -- --images <dir>`
+scores with the world's detector. The sampler is the engine's (MODEL_SPEC §4: shifted schedule,
+Euler, CFG with the empty prompt), in float32; its noise is PyTorch's, not the engine's Philox.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common as C  # noqa: E402
+from models import tensor_to_image  # noqa: E402
+from pngio import grid, write_png  # noqa: E402
+from train import Stage2, make_vae  # noqa: E402
+from vectors import sigmas  # noqa: E402
+
+GRID_PROMPTS = [
+    "a photo of a circle", "a photo of a triangle",
+    "a photo of a square and a cross", "a photo of a circle and a triangle",
+    "a photo of two squares", "a photo of four circles",
+    "a photo of a red circle", "a photo of a purple triangle",
+    "a photo of a cross left of a circle", "a photo of a square above a triangle",
+    "a photo of a blue square and an orange circle", "a photo of a white circle and a green cross",
+]
+
+
+class Sampler:
+    def __init__(self, checkpoint: str):
+        ck = torch.load(checkpoint)
+        self.step = ck.get("step")
+        self.model = Stage2()
+        self.model.load_state_dict(ck["ema"])
+        self.model.eval()
+        vae = make_vae()
+        vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
+        self.decoder = vae.decoder.eval()
+        self.stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
+        self.ids = C.CaptionIds()
+
+    @torch.no_grad()
+    def __call__(self, prompts: list[str], noise: torch.Tensor, steps: int, guidance: float, shift: float) -> np.ndarray:
+        n = len(prompts)
+        l, g = self.ids(prompts + [""])
+        ctx, pooled = self.model.cond(l, g, t5_rows=1)
+        ctx = torch.cat([ctx[:n], ctx[n:].expand(n, -1, -1)])
+        pooled = torch.cat([pooled[:n], pooled[n:].expand(n, -1)])
+        sig = sigmas(steps, shift)
+        x = sig[0] * noise
+        for k in range(steps):
+            t = torch.full((2 * n,), 1000 * sig[k])
+            v = self.model.dit(torch.cat([x, x]), t, ctx, pooled, t5_rows=1, t5_weight=77.0)
+            vc, vu = v[:n], v[n:]
+            x = x + (vu + (vc - vu) * guidance) * (sig[k + 1] - sig[k])
+        z = x / self.stats["scale"] + self.stats["shift"]
+        return tensor_to_image(self.decoder(z)).numpy()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", default=os.path.join(C.CACHE, "dit.pt"))
+    ap.add_argument("--prompts")
+    ap.add_argument("--out-dir")
+    ap.add_argument("--grid")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--guidance-scale", type=float, default=4.0)
+    ap.add_argument("--shift", type=float, default=C.SHIFT)
+    ap.add_argument("--images-per-prompt", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=99)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    s = Sampler(a.checkpoint)
+    gen = torch.Generator().manual_seed(a.seed)
+    if a.grid:
+        prompts = [p for p in GRID_PROMPTS for _ in range(a.images_per_prompt)]
+        imgs = s(prompts, torch.randn(len(prompts), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift)
+        write_png(a.grid, grid(imgs, 2 * a.images_per_prompt, 2))
+        print(f"step {s.step}: wrote {a.grid}")
+        return
+    with open(a.prompts) as f:
+        items = json.load(f)
+    os.makedirs(a.out_dir, exist_ok=True)
+    batch = []
+    for it in items:
+        batch.append(it)
+        if len(batch) == 16 or it is items[-1]:
+            imgs = s([b["prompt"] for b in batch], torch.randn(len(batch), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift)
+            for b, im in zip(batch, imgs):
+                write_png(os.path.join(a.out_dir, f"{b['id']}.png"), im)
+            batch = []
+    print(f"step {s.step}: wrote {len(items)} pictures to {a.out_dir}")
+
+
+if __name__ == "__main__":
+    main()
