@@ -8,6 +8,12 @@ export interface RuntimeOptions {
   readonly graphCacheBytes?: number;
   /** Share pipelines with another runtime on the same device. */
   readonly pipelines?: PipelineCache;
+  /**
+   * Hold f16/bf16 weights as f32 on the GPU (decoded exactly at load; see weights/format-rule.ts).
+   * Default: on CPU-emulation adapters (`isFallbackAdapter`) only, where memory is plentiful and
+   * the in-kernel half decode is the matmul's main cost; never on GPUs.
+   */
+  readonly widenHalfWeights?: boolean;
 }
 
 /**
@@ -19,6 +25,8 @@ export interface RuntimeOptions {
 export class Runtime implements Disposable {
   readonly pipelines: PipelineCache;
   readonly graphs: GraphCache;
+  /** Whether weights stored as f16/bf16 are held as f32 (RuntimeOptions.widenHalfWeights). */
+  readonly widenHalfWeights: boolean;
   private disposed = false;
 
   constructor(
@@ -28,6 +36,7 @@ export class Runtime implements Disposable {
     this.pipelines = o.pipelines ?? new PipelineCache(ctx);
     const cacheOptions: GraphCacheOptions = o.graphCacheBytes !== undefined ? { maxBytes: o.graphCacheBytes } : {};
     this.graphs = new GraphCache(cacheOptions);
+    this.widenHalfWeights = o.widenHalfWeights ?? ctx.caps.isFallbackAdapter;
   }
 
   /** Throws when the runtime was disposed or its device lost. */

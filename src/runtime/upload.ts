@@ -14,8 +14,8 @@ import { type StoredConfig, WeightMap } from './weight-map.js';
  * Sources feed it pieces of tensors as stored (`write(name, 'data' | 'scales', offset, bytes)`,
  * any order, any piece size), so a shard can be written and dropped as soon as it arrives and a
  * tensor spanning shards is complete when its last piece lands. It applies the kernels' format
- * rule (weights/format-rule.ts: rank-1 tensors as f32, the rest as stored, converting only
- * rank-1 f16/bf16 pieces on the way), gives every tensor its own buffer at offset 0 (bindable on
+ * rule (weights/format-rule.ts: rank-1 tensors as f32, the rest as stored or, with `widenHalf`,
+ * halves as f32, converting those f16/bf16 pieces on the way), gives every tensor its own buffer at offset 0 (bindable on
  * its own), and holds a tensor larger than `maxBufferSize` in row parts. `finish()` checks that
  * every byte of every tensor arrived and returns the WeightMap; `abort()` frees what was made.
  */
@@ -42,6 +42,13 @@ interface Target {
   scalesWritten: number;
 }
 
+export interface ComponentUploadOptions {
+  /** Buffer usage of weight buffers (default STORAGE | COPY_DST | COPY_SRC). */
+  readonly usage?: GPUBufferUsageFlags;
+  /** Hold f16/bf16 tensors as f32 (BindFormatOptions.widenHalf). */
+  readonly widenHalf?: boolean;
+}
+
 export interface UploadTarget {
   readonly ctx: GpuContext;
   /** Buffer usage of weight buffers (default STORAGE | COPY_DST | COPY_SRC). */
@@ -63,7 +70,7 @@ export class ComponentUpload {
     private readonly ctx: GpuContext,
     infos: Iterable<TensorInfo>,
     private readonly origin: string,
-    private readonly usage: GPUBufferUsageFlags = WEIGHT_USAGE,
+    private readonly options: ComponentUploadOptions = {},
   ) {
     try {
       for (const info of infos) this.targets.set(info.name, this.plan(info));
@@ -82,7 +89,7 @@ export class ComponentUpload {
 
   private plan(info: TensorInfo): Target {
     const stored = DTYPE_FORMAT[info.dtype];
-    const gpu = bindFormat(info.name, info.shape, stored);
+    const gpu = bindFormat(info.name, info.shape, stored, { widenHalf: this.options.widenHalf === true });
     const bytes = storageBytes(info.shape, gpu);
     const caps = this.ctx.caps;
     const scaleBytes = scaleBytesOf(info, stored);
@@ -125,7 +132,7 @@ export class ComponentUpload {
   }
 
   private create(label: string, bytes: number): GPUBuffer {
-    const buffer = this.ctx.createBuffer(label, Math.max(4, alignUp(bytes, 4)), this.usage);
+    const buffer = this.ctx.createBuffer(label, Math.max(4, alignUp(bytes, 4)), this.options.usage ?? WEIGHT_USAGE);
     this.made.push(buffer);
     return buffer;
   }
@@ -155,7 +162,7 @@ export class ComponentUpload {
       let piece = bytes.subarray(from - offset, to - offset);
       let at = from - part.start;
       if (convert) {
-        // Rank-1 f16/bf16 → f32 (format rule); elements are 2 bytes, pieces start on element bounds.
+        // f16/bf16 → f32 (format rule); elements are 2 bytes, pieces start on element bounds.
         if (at % 2 !== 0 || piece.byteLength % 2 !== 0) throw new CheckpointError(name, 'a piece splits a 2-byte element');
         piece = encodeF32(toFloat32(piece, t.info.dtype, name));
         at *= 2;

@@ -140,7 +140,7 @@ export async function loadModelWeights(
   try {
     for (const c of wanted) {
       const cm = m.manifest.components[c] as ComponentManifest;
-      uploads.set(c, { upload: new ComponentUpload(rt.ctx, manifestInfos(cm).values(), `${m.manifestUrl}#${c}`), writes: shardWrites(cm) });
+      uploads.set(c, { upload: new ComponentUpload(rt.ctx, manifestInfos(cm).values(), `${m.manifestUrl}#${c}`, { widenHalf: rt.widenHalfWeights }), writes: shardWrites(cm) });
     }
     await loadShards({
       manifest: m.manifest,
@@ -190,7 +190,7 @@ export async function uploadTensors(rt: Runtime, source: TensorSource, names?: I
     if (!info) throw new CheckpointError(name, `is not in ${source.origin}`);
     return info;
   });
-  const upload = new ComponentUpload(rt.ctx, infos, source.origin);
+  const upload = new ComponentUpload(rt.ctx, infos, source.origin, { widenHalf: rt.widenHalfWeights });
   try {
     let next = 0;
     const worker = async (): Promise<void> => {

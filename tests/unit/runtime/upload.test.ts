@@ -31,9 +31,9 @@ async function checkpoint() {
   return openSafetensors(bytesSource(file, 'test.safetensors'));
 }
 
-async function rt(): Promise<Runtime> {
+async function rt(widenHalfWeights?: boolean): Promise<Runtime> {
   const gpu = await testGpu();
-  return new Runtime(gpu.ctx, { pipelines: gpu.cache });
+  return new Runtime(gpu.ctx, widenHalfWeights === undefined ? { pipelines: gpu.cache } : { pipelines: gpu.cache, widenHalfWeights });
 }
 
 /** A converted int4 model in memory: a q4 matrix in row parts with scales, a bias, small shards. */
@@ -52,8 +52,23 @@ async function converted(): Promise<{ manifest: ModelManifest; files: Map<string
 }
 
 describe('the one uploader', () => {
-  it('uploads a checkpoint: rank-1 tensors as f32 (exact, subnormals kept), matrices in their stored format', async () => {
+  it('widens f16/bf16 matrices to f32 by default on CPU emulation only (exactly, subnormals kept), never on GPUs', async () => {
     const runtime = await rt();
+    expect(runtime.widenHalfWeights).toBe(runtime.ctx.caps.isFallbackAdapter);
+    const wide = await rt(true);
+    const weights = await uploadTensors(wide, await checkpoint());
+    try {
+      expect(weights.get('w16')?.format).toBe('f32');
+      expect(weights.get('w32')?.format).toBe('f32');
+      expect([...new Float32Array(await wide.ctx.read(weights.tensor('w16').buffer, 0, 24))]).toEqual([1, 2, 3, 4, 5, 6]);
+      expect([...new Float32Array(await wide.ctx.read(weights.tensor('bias16').buffer, 0, 12))]).toEqual([1.5, -2, 2 ** -20]);
+    } finally {
+      weights.release();
+    }
+  });
+
+  it('uploads a checkpoint: rank-1 tensors as f32 (exact, subnormals kept), matrices in their stored format', async () => {
+    const runtime = await rt(false);
     const weights = await uploadTensors(runtime, await checkpoint());
     const ctx = runtime.ctx;
     try {
