@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { CheckpointError, LimitExceededError } from '../errors.js';
 import { alignUp, type GpuTensor, type StorageFormat, storageBytes } from '../tensor/tensor.js';
-import { encodeF32, toFloat32 } from '../weights/decode.js';
+import { toFloat32 } from '../weights/decode.js';
 import { bindFormat } from '../weights/format-rule.js';
 import { DTYPE_FORMAT, type TensorInfo } from '../weights/tensor-source.js';
 import { type StoredConfig, WeightMap } from './weight-map.js';
@@ -22,6 +22,9 @@ import { type StoredConfig, WeightMap } from './weight-map.js';
 
 /** STORAGE | COPY_DST | COPY_SRC as the WebGPU spec numbers them (the global may be absent in tests). */
 const WEIGHT_USAGE = 0x80 | 0x08 | 0x04;
+
+/** Stored bytes converted at a time (f16/bf16 → f32). */
+const CONVERT_STEP = 1024 * 1024;
 
 interface Part {
   readonly tensor: GpuTensor;
@@ -164,8 +167,12 @@ export class ComponentUpload {
       if (convert) {
         // f16/bf16 → f32 (format rule); elements are 2 bytes, pieces start on element bounds.
         if (at % 2 !== 0 || piece.byteLength % 2 !== 0) throw new CheckpointError(name, 'a piece splits a 2-byte element');
-        piece = encodeF32(toFloat32(piece, t.info.dtype, name));
-        at *= 2;
+        // In 1 MiB steps: the f32 copies stay small whatever the piece (a load's JS memory is two shards and a little).
+        for (let o = 0; o < piece.byteLength; o += CONVERT_STEP) {
+          const f = toFloat32(piece.subarray(o, Math.min(piece.byteLength, o + CONVERT_STEP)), t.info.dtype, name);
+          this.put(part.tensor.buffer, (at + o) * 2, new Uint8Array(f.buffer, f.byteOffset, f.byteLength), name);
+        }
+        continue;
       }
       this.put(part.tensor.buffer, at, piece, name);
     }
