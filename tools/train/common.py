@@ -76,12 +76,14 @@ class CaptionIds:
         return torch.tensor(ls, dtype=torch.long), torch.tensor(gs, dtype=torch.long)
 
 
-def training_batch(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[str]]:
-    """n rendered training scenes (uint8 [n,64,64,3]) and their captions, categories uniform."""
+def training_batch(rng: np.random.Generator, n: int, counting_share: float = 0.0) -> tuple[np.ndarray, list[str]]:
+    """n rendered training scenes (uint8 [n,64,64,3]) and their captions; categories uniform, or
+    with `counting_share` of the scenes drawn from counting (the most and smallest objects)."""
     imgs = np.empty((n, 64, 64, 3), dtype=np.uint8)
     caps = []
     for i in range(n):
-        scene, cap = sample_training_scene(rng, CATEGORIES[rng.integers(len(CATEGORIES))])
+        cat = "counting" if counting_share > 0 and rng.random() < counting_share else CATEGORIES[rng.integers(len(CATEGORIES))]
+        scene, cap = sample_training_scene(rng, cat)
         imgs[i] = render(scene)
         caps.append(cap)
     return imgs, caps

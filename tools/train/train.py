@@ -96,7 +96,7 @@ def train_vae(a) -> None:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.steps, a.lr, 100)
         full = step >= a.crop_until
-        imgs, _ = C.training_batch(rng, a.full_batch if full else a.batch)
+        imgs, _ = C.training_batch(rng, a.full_batch if full else a.batch, a.counting_share if full else 0.0)
         if not full:
             # Most steps train on 32×32 crops at offsets aligned to the latent grid (4× cheaper; every
             # layer is a convolution except the mid attention and GroupNorm's statistics, which the
@@ -354,6 +354,7 @@ def main() -> None:
     ap.add_argument("--kl", type=float, default=1e-5, help="KL weight of the VAE")
     ap.add_argument("--crop-until", type=int, default=0, help="VAE: steps on 32x32 crops before full images")
     ap.add_argument("--full-batch", type=int, default=16, help="VAE: batch of the full-size steps")
+    ap.add_argument("--counting-share", type=float, default=0.0, help="VAE: share of counting scenes in the full-size steps")
     ap.add_argument("--freeze-encoder-at", type=int, default=None, help="VAE: step from which only the decoder trains")
     ap.add_argument("--dropout", type=float, default=0.1, help="caption dropout to the empty prompt")
     ap.add_argument("--train-shift", type=float, default=1.0, help="shift of the logit-normal training timesteps")
