@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError, InvalidArgumentError } from '../../errors.js';
+import { FileFormatError, InvalidArgumentError, MmditError } from '../../errors.js';
 import type { Precision } from '../../shader/contract.js';
 import { parseCommand } from '../args.js';
 import { type CaseRunner, registerCaseRunner, registeredKinds, runVectorSet, vectorDir } from '../verify.js';
@@ -88,6 +88,11 @@ export async function runVerify(argv: readonly string[]): Promise<number> {
     if (error instanceof InvalidArgumentError || error instanceof FileFormatError) {
       console.error(`verify: ${error.message}`);
       return 2;
+    }
+    // Weights that fit no case, an unreadable file: the run failed (1), one line, no stack.
+    if (error instanceof MmditError) {
+      console.error(`verify: ${error.name}: ${error.message}`);
+      return 1;
     }
     throw error;
   }

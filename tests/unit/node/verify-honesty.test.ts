@@ -43,6 +43,7 @@ function fakeRunner(values: Float32Array) {
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'mmdit-verify-honesty-'));
   writeFileSync(join(dir, 'out.bin'), new Uint8Array(REFERENCE.buffer));
+  writeFileSync(join(dir, 'own.safetensors'), 'not read: the test runners only name it');
   registerCaseRunner('test_exact', fakeRunner(REFERENCE.slice()));
   registerCaseRunner('test_nan', fakeRunner(new Float32Array([1, Number.NaN, 3, Number.POSITIVE_INFINITY])));
 });
@@ -87,5 +88,24 @@ describe('verify: which weights ran', () => {
     expect(e.weightsConfig).toContain('fake weights of depth 3');
     expect(e.caseConfigs).toEqual(['tiny_a: depth 2']);
     expect(e.message).toMatch(/fit none of the cases run.*depth 3.*tiny_a: depth 2/);
+  });
+});
+
+describe('verify command exit status', () => {
+  it('--weights that fit no case exit 1 with one line naming both configurations', async () => {
+    writeIndex([{ kind: 'test_exact', config: 'tiny_a' }]);
+    const { runVerify } = await import('../../../src/node/commands/verify.js');
+    const errors: string[] = [];
+    const error = console.error;
+    const log = console.log;
+    console.error = (line: string) => void errors.push(line);
+    console.log = () => undefined;
+    try {
+      expect(await runVerify([dir, '--weights', join(dir, 'own.safetensors')])).toBe(1);
+    } finally {
+      console.error = error;
+      console.log = log;
+    }
+    expect(errors.join('\n')).toMatch(/^verify: WeightsMismatchError: --weights .* fit none of the cases run/);
   });
 });
