@@ -3,7 +3,10 @@ import type { MmditConfig } from '../models/mmdit/config.js';
 import { canonicalizeMmdit, type MmditLayout } from '../models/mmdit/keys.js';
 import { checkDenoiserShape, type DenoiserShape, denoiserShapeKey } from '../models/mmdit/shape.js';
 import type { Precision } from '../shader/contract.js';
-import type { TensorSource } from '../weights/tensor-source.js';
+import { prewarmPipelines } from '../graph/prewarm.js';
+import { recordDenoiserPlan } from '../models/mmdit/memory-plan.js';
+import { bindFormat } from '../weights/format-rule.js';
+import { DTYPE_FORMAT, type TensorInfo, type TensorSource } from '../weights/tensor-source.js';
 import type { Component } from './component.js';
 import { DenoiserGraph } from './denoiser-graph.js';
 import type { Runtime } from './runtime.js';
@@ -14,6 +17,12 @@ export interface LoadDenoiserOptions {
   /** Compute precision; `'f16'` needs the adapter's shader-f16 (default `'f32'`). */
   readonly precision?: Precision;
   readonly signal?: AbortSignal;
+  /**
+   * Shapes to compile for: their pipelines are created (in parallel) while the weights upload,
+   * from the checkpoint's header alone, so a later `compile` of these shapes finds them cached
+   * and costs no wall time of its own.
+   */
+  readonly prewarm?: readonly DenoiserShape[];
 }
 
 /** The precision option checked before any GPU work. */
@@ -33,6 +42,7 @@ export async function loadDenoiser(rt: Runtime, input: WeightsInput, o: LoadDeno
   const precision = checkPrecision(rt, o.precision ?? 'f32');
   rt.assertUsable();
   let layout: MmditLayout = 'canonical';
+  let prewarm: Promise<void> | null = null;
   const canonical = (source: TensorSource): TensorSource => {
     const c = canonicalizeMmdit(source);
     layout = c.layout;
@@ -40,10 +50,17 @@ export async function loadDenoiser(rt: Runtime, input: WeightsInput, o: LoadDeno
     if (pos && !['F32', 'F16', 'BF16'].includes(pos.dtype)) {
       throw new CheckpointError('pos_embed', 'the position table must be stored as F32, F16 or BF16', 'F32 | F16 | BF16', pos.dtype);
     }
+    if (o.prewarm?.length && !prewarm) {
+      for (const shape of o.prewarm) checkDenoiserShape(c.config, shape);
+      prewarm = prewarmDenoiser(rt, c.config, c.source.tensors, precision, o.prewarm);
+      // Awaited after the upload; until then a failure must not surface as unhandled.
+      prewarm.catch(() => undefined);
+    }
     return c.source;
   };
   const { weights, owned } = await resolveWeights(rt, input, canonical, o.signal ? { signal: o.signal } : {});
   try {
+    if (prewarm) await prewarm;
     const described = weights.describe();
     const c = canonicalizeMmdit(described);
     requireCanonical(described, c.source);
@@ -52,6 +69,19 @@ export async function loadDenoiser(rt: Runtime, input: WeightsInput, o: LoadDeno
     if (owned) weights.release();
     throw error;
   }
+}
+
+/**
+ * Creates the pipelines of the denoiser forward for `shapes`, recorded on placeholder weights in
+ * the formats the uploader will give the checkpoint's tensors (the same dispatches as the graph
+ * compiled later), without waiting for any weight.
+ */
+async function prewarmDenoiser(rt: Runtime, config: MmditConfig, tensors: ReadonlyMap<string, TensorInfo>, precision: Precision, shapes: readonly DenoiserShape[]): Promise<void> {
+  const formatOf = (name: string, shape: readonly number[]) => {
+    const info = tensors.get(name);
+    return info ? bindFormat(name, shape, DTYPE_FORMAT[info.dtype], { widenHalf: rt.widenHalfWeights }) : 'f32';
+  };
+  await Promise.all(shapes.map((shape) => prewarmPipelines(rt.pipelines, recordDenoiserPlan(config, shape, formatOf, precision, rt.ctx.caps))));
 }
 
 /** A loaded denoiser: weights on the GPU, one graph per shape in the runtime's graph cache. */
