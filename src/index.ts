@@ -46,5 +46,5 @@ export type { LoadEvent, DownloadProgress, LoadWarning, ShardReader } from './we
 export { openShardCache, listCachedModels, cacheUsage, requestPersistence, deleteModel, clearCache, type ShardCache, type CachedModel, type CacheUsage } from './weights/cache.js';
 
 // Prompt → image: the pipeline, its progress events, parameters text and image helpers.
-export { createPipeline, formatParameters, parseParameters, encodePng, encodePngAsync, readPngText, toImageData, toPngBlob, drawToCanvas, SD3_DEFAULTS, MAX_IMAGES_PER_PROMPT, MAX_SEQUENCE_LENGTH, SIZE_STEP } from './pipeline/index.js';
-export type { Pipeline, PipelineOptions, GenerateOptions, GenerateResult, PipelineInfo, ResolvedDefaults, Progress, ProgressPhase, Timings, PeakGpuBytes, BusyPolicy, CatalogueRef, ParameterRecord } from './pipeline/index.js';
+export { createPipeline, planMemory, planMemoryFor, formatParameters, parseParameters, encodePng, encodePngAsync, readPngText, toImageData, toPngBlob, drawToCanvas, SD3_DEFAULTS, MAX_IMAGES_PER_PROMPT, MAX_SEQUENCE_LENGTH, SIZE_STEP } from './pipeline/index.js';
+export type { MemoryPlan, PhasePlan, PlanMemoryOptions, Pipeline, PipelineOptions, GenerateOptions, GenerateResult, PipelineInfo, ResolvedDefaults, Progress, ProgressPhase, Timings, PeakGpuBytes, BusyPolicy, CatalogueRef, ParameterRecord } from './pipeline/index.js';

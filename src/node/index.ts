@@ -6,5 +6,5 @@ export { openDirectoryCache } from './fs-cache.js';
 export { localManifest, localManifestComponent, fileShardReader } from './local-manifest.js';
 export { openWeightsPath, openWeightsFile, openWeightsComponent } from './weights-source.js';
 // The pipeline with Dawn, paths and a directory cache; PNGs compressed with zlib.
-export { createPipeline, packageCatalogue, type NodePipelineOptions } from './pipeline.js';
+export { createPipeline, planMemory, packageCatalogue, type NodePipelineOptions } from './pipeline.js';
 export { encodePngFile } from './png.js';

@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileFormatError } from '../errors.js';
+import { type MemoryPlan, type PlanMemoryOptions, planMemoryFor } from '../pipeline/memory.js';
+import { resolveModel } from '../pipeline/model.js';
 import { createPipelineOn } from '../pipeline/pipeline.js';
 import type { Pipeline, PipelineHost, PipelineOptions } from '../pipeline/types.js';
 import { createNodeGpu } from './dawn.js';
@@ -56,14 +58,7 @@ function localModel(model: PipelineOptions['model']): PipelineOptions['model'] {
  */
 export async function createPipeline(o: NodePipelineOptions = {}): Promise<Pipeline> {
   const node = o.gpu ? null : createNodeGpu();
-  const host: PipelineHost = {
-    gpu: o.gpu ?? (node as NonNullable<typeof node>).gpu,
-    readText: async (url, signal) => new TextDecoder().decode(isUrl(url) ? await readUrl(url, signal) : await readLocal(url)),
-    readShard: (url, signal) => (isUrl(url) ? readUrl(url, signal) : readLocal(url)),
-    openCache: () => (o.cacheDir ? openDirectoryCache(o.cacheDir) : null),
-    defaultCatalogue: packageCatalogue,
-    release: () => node?.dispose(),
-  };
+  const host = nodeHost(o, o.gpu ?? (node as NonNullable<typeof node>).gpu, () => node?.dispose());
   const model = localModel(o.model);
   try {
     return await createPipelineOn(host, model === undefined ? o : { ...o, model });
@@ -71,4 +66,22 @@ export async function createPipeline(o: NodePipelineOptions = {}): Promise<Pipel
     node?.dispose();
     throw error;
   }
+}
+
+/** planMemory in Node: `model` may be a path; only the manifest is read, no GPU is used. */
+export async function planMemory(model?: NodePipelineOptions['model'], o: PlanMemoryOptions & Pick<NodePipelineOptions, 'catalogue' | 'manifestUrl' | 'variant'> = {}): Promise<MemoryPlan> {
+  const local = localModel(model);
+  const refs = { ...o, ...(local !== undefined ? { model: local } : {}) };
+  return planMemoryFor(await resolveModel(nodeHost(refs, undefined, () => undefined), refs), o);
+}
+
+function nodeHost(o: NodePipelineOptions, gpu: GPU | undefined, release: () => void): PipelineHost {
+  return {
+    gpu,
+    readText: async (url, signal) => new TextDecoder().decode(isUrl(url) ? await readUrl(url, signal) : await readLocal(url)),
+    readShard: (url, signal) => (isUrl(url) ? readUrl(url, signal) : readLocal(url)),
+    openCache: () => (o.cacheDir ? openDirectoryCache(o.cacheDir) : null),
+    defaultCatalogue: packageCatalogue,
+    release,
+  };
 }
