@@ -1,0 +1,136 @@
+import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { extname, join, normalize, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNodeGpu, type NodeGpu } from '../../src/node/dawn.js';
+import { createPipeline } from '../../src/node/pipeline.js';
+import { launchChromium } from '../../tools/lib/chromium.js';
+import { buildPipelineModel } from '../helpers/pipeline-model.js';
+import type { TinyModel } from '../helpers/tiny-model.js';
+
+/**
+ * The built demo as a new user meets it, in headless Chromium (WebGPU on SwiftShader): type a
+ * prompt into the first text field, press the one button named Generate, get a picture made in
+ * the page's worker; Cancel stops within one step and the next generation works; the pixels
+ * equal Node's for the same seed. Served by a static server that ignores Range requests.
+ */
+
+const dist = resolve(process.cwd(), 'dist/demo');
+const artefacts = resolve(process.cwd(), 'reports');
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
+
+/** Whole files only: a `Range` header is ignored (status 200), as some static hosts do. */
+function serveWhole(mounts: Record<string, string>): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
+    const prefix = Object.keys(mounts).filter((p) => path.startsWith(p)).sort((a, b) => b.length - a.length)[0];
+    if (!prefix) return void res.writeHead(404).end();
+    const base = resolve(mounts[prefix] as string);
+    const rest = path.slice(prefix.length);
+    const file = normalize(join(base, rest === '' || rest.endsWith('/') ? `${rest}index.html` : rest));
+    if (!file.startsWith(base) || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': statSync(file).size });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => {
+    const a = server.address() as { port: number };
+    ok({ url: `http://127.0.0.1:${a.port}`, server });
+  }));
+}
+
+let browser: Browser;
+let server: Server;
+let url: string;
+let tiny: TinyModel;
+let node: NodeGpu;
+
+beforeAll(async () => {
+  if (!existsSync(join(dist, 'index.html'))) throw new Error('dist/demo is missing: run `npm run build` first');
+  tiny = await buildPipelineModel();
+  ({ url, server } = await serveWhole({ '/demo/': dist, '/tiny/': tiny.modelDir }));
+  browser = await launchChromium();
+  node = createNodeGpu();
+  mkdirSync(artefacts, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  server?.close();
+  node?.dispose();
+  await tiny?.dispose();
+});
+
+async function waitFor(page: Page, states: string[], timeout = 280_000): Promise<string> {
+  await page.waitForFunction((s) => s.includes(document.body.dataset.gen ?? ''), states, { timeout });
+  return page.evaluate(() => document.body.dataset.gen ?? '');
+}
+
+describe('the demo page (built, in headless Chromium)', () => {
+  it('turns a typed prompt into a picture in its worker, cancels within one step, and matches Node pixel for pixel', async () => {
+    const page = await browser.newPage();
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(m.text()));
+    page.on('pageerror', (e) => logs.push(String(e)));
+    // The tiny test model by URL; the page's defaults (size, steps, guidance) come from its manifest.
+    await page.goto(`${url}/demo/index.html?model=/tiny/manifest.json&seed=5`);
+    await waitFor(page, ['idle', 'no-webgpu'], 120_000);
+    expect(await page.evaluate(() => document.body.dataset.gen)).toBe('idle');
+    // A new user: the first text field is the prompt; exactly one button is named Generate.
+    const first = await page.$eval('input, textarea, select', (el) => el.id);
+    expect(first).toBe('prompt');
+    expect(await page.getByRole('button', { name: 'Generate', exact: true }).count()).toBe(1);
+    expect(await page.textContent('#status')).toMatch(/WebGPU: .*shader-f16: no/);
+    await page.fill('#prompt', 'a red circle');
+    let dialogs = 0;
+    page.on('dialog', (d) => {
+      dialogs++;
+      void d.accept();
+    });
+    const t0 = Date.now();
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    expect(await waitFor(page, ['done', 'error'])).toBe('done');
+    const pageMs = Date.now() - t0;
+    expect(dialogs).toBe(0);
+    const result = (await page.evaluate(() => (window as unknown as { __mmdit: { images: { width: number; height: number; data: number[] }[]; timings: Record<string, unknown>; parameters: string } }).__mmdit));
+    expect([result.images[0]!.width, result.images[0]!.height]).toEqual([64, 64]);
+    expect(result.parameters).toMatch(/^a red circle\nNegative prompt: \n.*Seed: 5, Size: 64x64/);
+    expect(await page.locator('#images a[download]').count()).toBe(1);
+    expect(await page.locator('#gallery figure').count()).toBe(1);
+    expect(page.url()).toContain('prompt=a+red+circle');
+    await page.screenshot({ path: join(artefacts, 'demo-e2e.png'), fullPage: true });
+    console.log(`demo: first generation ${pageMs} ms in the page; timings ${JSON.stringify(result.timings)}; screenshot reports/demo-e2e.png`);
+
+    // The same seed in Node on SwiftShader: measured, then held to ≤ 1 in uint8.
+    const p = await createPipeline({ gpu: node.gpu, model: tiny.modelDir });
+    const n = await p.generate({ prompt: 'a red circle', seed: 5 });
+    p.dispose();
+    const nodeData = n.images[0]!.data;
+    let max = 0;
+    let differing = 0;
+    result.images[0]!.data.forEach((v, i) => {
+      const d = Math.abs(v - (nodeData[i] as number));
+      max = Math.max(max, d);
+      if (d > 0) differing++;
+    });
+    console.log(`demo: Chromium vs Node max |Δ| ${max} over ${nodeData.length} bytes (${differing} differ)`);
+    expect(max).toBeLessThanOrEqual(1);
+
+    // Cancel: press it at the first step; the run stops within one step, and the next works.
+    await page.fill('#steps', '12');
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    await page.waitForFunction(() => Number(document.body.dataset.step ?? 0) >= 1 && document.body.dataset.gen === 'running', undefined, { timeout: 120_000 });
+    const atCancel = Number(await page.evaluate(() => document.body.dataset.step));
+    await page.click('#cancel');
+    expect(await waitFor(page, ['cancelled', 'done', 'error'])).toBe('cancelled');
+    const after = Number(await page.evaluate(() => document.body.dataset.step));
+    console.log(`demo: cancelled at step ${atCancel}, last step reported ${after} of 12`);
+    expect(after - atCancel).toBeLessThanOrEqual(1);
+    await page.fill('#steps', '2');
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    expect(await waitFor(page, ['done', 'error'])).toBe('done');
+    expect(await page.locator('#gallery figure').count()).toBe(2);
+    if (logs.some((l) => /error/i.test(l))) console.log(logs.join('\n'));
+    await page.close();
+  }, 600_000);
+});
