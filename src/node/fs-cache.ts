@@ -1,6 +1,7 @@
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
+import { prepareOutputDir } from './fs-checks.js';
 import type { ModelRecord, ShardCache } from '../weights/cache.js';
 
 /**
@@ -47,8 +48,17 @@ export function openDirectoryCache(dir: string, options: DirectoryCacheOptions =
   const modelPath = (id: string): string => join(modelsDir, encodeURIComponent(id) + '.json');
   let sequence = 0;
   let puts: Promise<unknown> = Promise.resolve();
+  // Each folder is prepared once, typed (a file in the way, unwritable, /proc: never `mkdir -p`,
+  // which does not return there).
+  const prepared = new Map<string, Promise<string>>();
   const writeAtomically = async (path: string, bytes: Uint8Array | string, folder: string): Promise<void> => {
-    await mkdir(folder, { recursive: true });
+    let ready = prepared.get(folder);
+    if (!ready) {
+      ready = prepareOutputDir(folder);
+      prepared.set(folder, ready);
+      ready.catch(() => prepared.delete(folder));
+    }
+    await ready;
     const temporary = `${path}.${process.pid}.${sequence++}.tmp`;
     try {
       await writeFile(temporary, bytes);

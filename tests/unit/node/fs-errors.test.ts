@@ -130,3 +130,14 @@ describe('output folders', () => {
     expect(errors.join('\n')).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('a directory shard cache in a bad place', () => {
+  it('under /proc or under a file, a put fails typed at once (the loader then warns and carries on)', async () => {
+    const { openDirectoryCache } = await import('../../../src/node/fs-cache.js');
+    const sha = 'a'.repeat(64);
+    const t0 = performance.now();
+    expect(await failure(openDirectoryCache('/proc/nope/cache').put(sha, new Uint8Array(8)))).toMatchObject({ expected: 'not writable' });
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(await failure(openDirectoryCache(join(dir, 'a-file', 'cache')).put(sha, new Uint8Array(8)))).toMatchObject({ expected: 'not a directory' });
+  });
+});
