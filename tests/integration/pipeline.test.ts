@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PipelineBusyError } from '../../src/errors.js';
 import { GpuContext } from '../../src/gpu/device.js';
 import { createNodeGpu, type NodeGpu } from '../../src/node/dawn.js';
-import { createPipeline } from '../../src/node/pipeline.js';
+import { createPipeline, planMemory } from '../../src/node/pipeline.js';
 import type { Progress } from '../../src/pipeline/progress.js';
 import type { Pipeline } from '../../src/pipeline/types.js';
 import { buildPipelineModel, TINY_DEFAULTS } from '../helpers/pipeline-model.js';
@@ -15,7 +15,7 @@ let node: NodeGpu;
 let tiny: TinyModel;
 let pipeline: Pipeline;
 let reference: Uint8ClampedArray;
-let referencePeak: { denoise: number };
+let referencePeak: { denoise: number; total: number };
 const events: Progress[] = [];
 
 const isAbort = (e: unknown): boolean => e instanceof DOMException && e.name === 'AbortError';
@@ -199,12 +199,20 @@ describe('busy policy', () => {
 });
 
 describe('residency', () => {
-  it('sequential frees the encoders before the denoiser and gives the same picture', async () => {
+  it('sequential frees the encoders before the denoiser and gives the same picture; planMemory predicts both peaks', async () => {
     const p = await createPipeline({ gpu: node.gpu, model: tiny.modelDir, residency: 'sequential' });
     try {
       const r = await p.generate({ prompt: 'a red circle', seed: 5 });
       expect(maxDiff(r.images[0]!.data, reference)).toBe(0);
       expect(r.peakGpuBytes.denoise).toBeLessThan(referencePeak.denoise);
+      // planMemory, from the manifest alone, against what both residencies allocated (SwiftShader
+      // is a CPU-emulation adapter: the runtime holds halves as f32 there).
+      const plan = await planMemory(tiny.modelDir, { widenHalfWeights: true });
+      for (const [residency, measured] of [['all', referencePeak.total], ['sequential', r.peakGpuBytes.total]] as const) {
+        const planned = plan.peakBytes[residency];
+        console.log(`planMemory ${residency}: planned ${planned} bytes, measured ${measured} (${((planned / measured - 1) * 100).toFixed(1)}%)`);
+        expect(Math.abs(planned / measured - 1)).toBeLessThan(0.1);
+      }
     } finally {
       p.dispose();
     }
