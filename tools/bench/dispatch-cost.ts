@@ -15,6 +15,15 @@ export interface DispatchCost {
   readonly bytes: number;
 }
 
+interface PassCostArgs {
+  readonly batch: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly rows: number;
+  readonly kvLen: number;
+  readonly sStride: number;
+}
+
 interface AttentionCostArgs {
   readonly o: { readonly batch: number; readonly heads: number; readonly headDim: number; readonly qLen: number; readonly kvLen: number };
 }
@@ -28,7 +37,15 @@ export function dispatchCost(op: RecordedOp, precision: Precision): DispatchCost
     const extra = a.epilogue === 'gated_residual' ? a.m * a.n * act : 0;
     return { flops: 2 * a.m * a.n * a.k, bytes: (a.m * a.k + a.m * a.n) * act + weight + extra };
   }
-  if (name.startsWith('attention')) {
+  if (name === 'attention_scores' || name === 'attention_pv') {
+    // The CPU-emulation passes (kernels/attention-passes.ts): half the attention FLOPs each, over
+    // one chunk of query rows; the scores are written once and read once.
+    const a = op.args as PassCostArgs;
+    const width = a.heads * a.headDim;
+    const scores = a.batch * a.heads * a.rows * a.sStride * 4;
+    return { flops: 2 * a.batch * a.heads * a.rows * a.kvLen * a.headDim, bytes: (a.batch * (a.rows + a.kvLen) * width) * act + scores };
+  }
+  if (name === 'attention') {
     const { o } = op.args as AttentionCostArgs;
     const width = o.heads * o.headDim;
     return {
