@@ -3,6 +3,7 @@ import { GpuContext } from '../gpu/device.js';
 import { stackTokens } from '../models/conditioning.js';
 import { conditionInto, encodeConditioning } from '../runtime/conditioning.js';
 import { copyTensor, decodeInBands, holdTensor, tensorFromData } from '../runtime/hand-off.js';
+import { latentGuard, type LatentGuard } from '../runtime/finite-check.js';
 import type { Denoiser } from '../runtime/denoiser.js';
 import type { DenoiserGraph } from '../runtime/denoiser-graph.js';
 import { LatentPreviewer } from '../runtime/preview.js';
@@ -307,7 +308,8 @@ class PipelineEngine implements Pipeline {
       // Decode: the latent goes to the VAE on the GPU; the picture is the one readback.
       const tDecode = now();
       const vae = await this.timed(phase, 'loadMs', () => this.ensureVae(signal));
-      const images = await this.decode(vae, latent, r, signal, phase);
+      // The latent's non-finite check (made in the last step's pass) comes back with the pictures.
+      const images = await this.decode(vae, latent, r, signal, phase, latentGuard(graph));
       if (sequential) {
         release(this.vae);
         this.vae = null;
@@ -365,10 +367,10 @@ class PipelineEngine implements Pipeline {
   }
 
   /** The decode in parts (one per row band), cancellable between them; then the one readback. */
-  private async decode(vae: Vae, latent: GpuTensor, r: GenerateRequest, signal: AbortSignal, phase: Phase): Promise<RgbaImage[]> {
+  private async decode(vae: Vae, latent: GpuTensor, r: GenerateRequest, signal: AbortSignal, phase: Phase, guard: LatentGuard | undefined): Promise<RgbaImage[]> {
     const shape = { batch: r.images, latentHeight: r.height / this.facts.vaeScale, latentWidth: r.width / this.facts.vaeScale };
     await this.timed(phase, 'compileMs', () => vae.compileDecoder(shape));
-    return decodeInBands(vae, latent, shape, { signal, onBand: (band, bands) => this.emit({ phase: 'decode', band, bands }) });
+    return decodeInBands(vae, latent, shape, { signal, onBand: (band, bands) => this.emit({ phase: 'decode', band, bands }), ...(guard ? { guard } : {}) });
   }
 
   dispose(): void {

@@ -35,6 +35,20 @@ export function latentCheckOf(graph: DenoiserGraph): GpuTensor | null {
   return lastCheck.get(graph)?.flag ?? null;
 }
 
+/** The check of a sampled latent, to be read back with whatever is read next (the pictures). */
+export interface LatentGuard {
+  readonly flag: GpuTensor;
+  /** Raises NonFiniteError when the check's words report NaN or Inf. */
+  judge(words: Uint32Array): void;
+}
+
+/** The guard of the graph's last sampling run (undefined before one). */
+export function latentGuard(graph: DenoiserGraph): LatentGuard | undefined {
+  const check = lastCheck.get(graph);
+  if (!check) return undefined;
+  return { flag: check.flag, judge: (words) => throwIfNonFinite(words, 'latent', 'sampling', check.lastStep) };
+}
+
 /**
  * Reads the sampled latent and its check in one readback; NaN or Inf in it raises
  * NonFiniteError (phase "sampling", tensor "latent", the first bad index, the last step, after

@@ -3,6 +3,7 @@ import type { RgbaImage } from '../tensor/image.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 import type { Runtime } from './runtime.js';
 import type { Vae } from './vae.js';
+import type { LatentGuard } from './finite-check.js';
 
 /**
  * GPU-side steps the pipeline strings together between components: copies between tensors of one
@@ -43,6 +44,8 @@ export interface BandedDecodeOptions {
   readonly signal?: AbortSignal;
   /** Before part `band` (0…bands−1) is submitted, and with `band = bands` when the picture is read. */
   readonly onBand?: (band: number, bands: number) => void;
+  /** The sampled latent's non-finite check (`latentGuard`), read back with the pictures. */
+  readonly guard?: LatentGuard;
 }
 
 /**
@@ -78,7 +81,7 @@ export async function decodeInBands(vae: Vae, latent: GpuTensor, shape: { batch:
       await queue.onSubmittedWorkDone();
       o.signal.throwIfAborted();
     }
-    const images = await graph.readImages();
+    const images = await graph.readImages(o.guard);
     o.onBand?.(bands, bands);
     return images;
   } finally {

@@ -4,6 +4,7 @@ import type { CompiledGraph } from '../graph/compiled-graph.js';
 import { readTensor } from '../tensor/read.js';
 import type { RgbaImage } from '../tensor/image.js';
 import type { GpuTensor } from '../tensor/tensor.js';
+import type { LatentGuard } from './finite-check.js';
 import { type BandLayoutInfo, type BandPlan, joinBands } from '../models/vae/bands.js';
 
 export type { RgbaImage } from '../tensor/image.js';
@@ -79,10 +80,22 @@ export class VaeDecodeGraph extends VaeGraph {
   }
 
   /** The pictures: the only readback of a generation. */
-  async readImages(): Promise<RgbaImage[]> {
+  /**
+   * The pictures, in one readback. `guard` (the sampled latent's non-finite check) comes back in
+   * the same readback and is judged before the pictures are returned.
+   */
+  async readImages(guard?: LatentGuard): Promise<RgbaImage[]> {
     const t = this.rgba;
     const [batch, pixels] = t.shape as [number, number];
-    const bytes = new Uint8ClampedArray(await this.ctx.read(t.buffer, t.offset, batch * pixels * 4));
+    const size = batch * pixels * 4;
+    let bytes: Uint8ClampedArray;
+    if (guard) {
+      const [image, flag] = await this.ctx.readMany([{ buffer: t.buffer, offset: t.offset, size }, { buffer: guard.flag.buffer, offset: guard.flag.offset, size: 12 }]);
+      guard.judge(new Uint32Array(flag as ArrayBuffer));
+      bytes = new Uint8ClampedArray(image as ArrayBuffer);
+    } else {
+      bytes = new Uint8ClampedArray(await this.ctx.read(t.buffer, t.offset, size));
+    }
     const image = this.layouts.get('image') as BandLayoutInfo;
     return Array.from({ length: batch }, (_, i) => ({
       width: image.width,

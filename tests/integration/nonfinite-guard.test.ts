@@ -3,13 +3,16 @@ import { InvalidArgumentError, NonFiniteError } from '../../src/errors.js';
 import { ORIGINAL_PREFIX } from '../../src/models/mmdit/keys.js';
 import type { RefConfig } from '../reference/mmdit.js';
 import { loadDenoiser } from '../../src/runtime/denoiser.js';
-import { latentCheckOf, readSampledLatent } from '../../src/runtime/finite-check.js';
+import { latentCheckOf, latentGuard, readSampledLatent } from '../../src/runtime/finite-check.js';
+import { decodeInBands } from '../../src/runtime/hand-off.js';
+import { Vae } from '../../src/runtime/vae.js';
 import { sample } from '../../src/runtime/sampler.js';
 import { gaussianNoise } from '../../src/sampling/noise.js';
 import { readTensor } from '../../src/tensor/read.js';
 import { randomArray } from '../reference/random.js';
 import { testGpu } from '../setup/gpu.js';
 import { tinyMmdit, tinySafetensors, type TinyTensor } from '../unit/models/mmdit/tiny.js';
+import { referenceVae } from '../unit/models/vae/sources.js';
 
 /**
  * Non-finite guards around sampling: CPU-written inputs are checked before upload (naming the
@@ -101,6 +104,34 @@ describe('non-finite guards', () => {
       expect([...got]).toEqual([...(await readTensor(gpu.ctx, graph.inputs.latent))]);
     } finally {
       dispose();
+    }
+  });
+});
+
+describe('non-finite latent before the pictures (the pipeline path)', () => {
+  const C16: RefConfig = { ...CONFIG, inChannels: 16, outChannels: 16 };
+
+  it('decodeInBands with the latent guard raises NonFiniteError instead of a black picture, in the one readback', async () => {
+    const weights = tinyMmdit(C16, 8);
+    weights.get('final_layer.linear.bias')!.data[3] = Number.NaN;
+    const gpu = await testGpu();
+    const denoiser = await loadDenoiser(gpu.rt, await tinySafetensors(weights, { prefix: ORIGINAL_PREFIX }));
+    const vae = await Vae.load(gpu.rt, await referenceVae());
+    try {
+      const graph = await denoiser.compile({ batch: 1, latentHeight: H, latentWidth: W, contextLength: L, cfg: false });
+      graph.writeContext(randomArray(L * C16.contextDim, 1));
+      graph.writePooled(randomArray(C16.pooledDim, 2));
+      const latent = await sample(graph, { steps: 2, guidanceScale: 1, seed: 3 });
+      const guard = latentGuard(graph);
+      expect(guard).toBeDefined();
+      const before = gpu.ctx.readbacks;
+      const e = await thrown(decodeInBands(vae, latent, { batch: 1, latentHeight: H, latentWidth: W }, { guard: guard! }));
+      expect(gpu.ctx.readbacks).toBe(before + 1);
+      expect(e).toBeInstanceOf(NonFiniteError);
+      expect(e).toMatchObject({ phase: 'sampling', tensor: 'latent', step: 1 });
+    } finally {
+      vae.dispose();
+      denoiser.dispose();
     }
   });
 });
