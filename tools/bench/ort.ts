@@ -114,7 +114,7 @@ async function runCase(page: Page, flavour: Flavour, c: BenchCase): Promise<Case
   const oursSetup = await call<CaseResult['oursSetup']>(page, 'setupOurs');
   const ortSetup = await call<CaseResult['ortSetup']>(page, 'setupOrt');
   console.log(`  ${c.name} [${FLAVOUR_LABEL[flavour]}; adapter ${info.adapter.vendor}/${info.adapter.architecture}; isolated ${info.crossOriginIsolated}, ORT threads ${info.ortThreads}]: ` +
-    `ours setup ${oursSetup.setupMs.toFixed(0)} ms (load ${oursSetup.loadMs.toFixed(0)} + compile ${oursSetup.compileMs.toFixed(0)}), ORT session create ${ortSetup.createMs.toFixed(0)} ms (+ fetch ${ortSetup.fetchMs.toFixed(0)})`);
+    `ours setup ${oursSetup.setupMs.toFixed(0)} ms (load with pipelines made meanwhile ${oursSetup.loadMs.toFixed(0)} + graph compile ${oursSetup.compileMs.toFixed(0)}), ORT session create ${ortSetup.createMs.toFixed(0)} ms (+ fetch ${ortSetup.fetchMs.toFixed(0)})`);
   const ours: Timed[] = [];
   const ort: Timed[] = [];
   for (let round = 0; round < c.warmup + c.rounds; round++) {
@@ -123,7 +123,7 @@ async function runCase(page: Page, flavour: Flavour, c: BenchCase): Promise<Case
     for (const engine of round % 2 === 0 ? ['ours', 'ort'] : ['ort', 'ours']) pair.push(await call<Timed>(page, engine === 'ours' ? 'runOurs' : 'runOrt'));
     const [o, r] = round % 2 === 0 ? [pair[0]!, pair[1]!] : [pair[1]!, pair[0]!];
     const timed = round >= c.warmup;
-    console.log(`    ${timed ? `round ${round - c.warmup + 1}` : `warm-up ${round + 1}`}: ours ${o.ms.toFixed(0)} ms, ORT ${r.ms.toFixed(0)} ms (×${(r.ms / o.ms).toFixed(2)})`);
+    console.log(`    ${timed ? `round ${round - c.warmup + 1}` : `warm-up ${round + 1}`}: ours ${o.ms.toFixed(0)} ms (max-abs ${o.maxAbs.toExponential(2)}), ORT ${r.ms.toFixed(0)} ms (max-abs ${r.maxAbs.toExponential(2)}) (×${(r.ms / o.ms).toFixed(2)})`);
     if (timed) {
       ours.push(o);
       ort.push(r);
