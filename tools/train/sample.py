@@ -38,11 +38,11 @@ GRID_PROMPTS = [
 
 
 class Sampler:
-    def __init__(self, checkpoint: str):
+    def __init__(self, checkpoint: str, raw: bool = False):
         ck = torch.load(checkpoint)
         self.step = ck.get("step")
         self.model = Stage2()
-        self.model.load_state_dict(ck["ema"])
+        self.model.load_state_dict(ck["model"] if raw else ck["ema"])
         self.model.eval()
         vae = make_vae()
         vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
@@ -80,9 +80,10 @@ def main() -> None:
     ap.add_argument("--images-per-prompt", type=int, default=4)
     ap.add_argument("--seed", type=int, default=99)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--raw", action="store_true", help="the trained weights instead of their EMA")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    s = Sampler(a.checkpoint)
+    s = Sampler(a.checkpoint, a.raw)
     gen = torch.Generator().manual_seed(a.seed)
     if a.grid:
         prompts = [p for p in GRID_PROMPTS for _ in range(a.images_per_prompt)]
