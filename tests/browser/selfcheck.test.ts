@@ -8,7 +8,8 @@ const dist = resolve(process.cwd(), 'dist');
 const shared = process.env.MMDIT_SHARED ?? resolve(process.cwd(), '../shared');
 
 const LIBRARY_PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
-import { GpuContext, PipelineCache, runSelfCheck } from '/index.js';
+import { GpuContext, runSelfCheck } from '/index.js';
+import { PipelineCache } from '/advanced.js';
 try {
   const ctx = await GpuContext.acquire();
   const results = await runSelfCheck(ctx, new PipelineCache(ctx));
@@ -39,8 +40,13 @@ describe('headless Chromium (WebGPU on SwiftShader)', () => {
   it('the built library runs its kernels in a page and matches the CPU references', async () => {
     const page = await browser.newPage();
     page.on('console', (m) => console.log(`[page] ${m.text()}`));
+    // A module that fails to link (a missing export) never runs the page's try/catch: report it.
+    const pageError = new Promise<never>((_, reject) => page.on('pageerror', (e) => reject(new Error(`page error: ${e.message}`))));
     await page.goto(`${url}/selfcheck.html`);
-    await page.waitForFunction(() => (window as { __result?: unknown }).__result !== undefined, undefined, { timeout: 240_000 });
+    await Promise.race([
+      page.waitForFunction(() => (window as { __result?: unknown }).__result !== undefined, undefined, { timeout: 240_000 }),
+      pageError,
+    ]);
     const result = (await page.evaluate(() => (window as { __result?: unknown }).__result)) as {
       error?: string;
       adapter?: { vendor: string; architecture: string };
