@@ -12,7 +12,7 @@ import type { Component } from './component.js';
 import { checkPrecision } from './denoiser.js';
 import type { Runtime } from './runtime.js';
 import type { WeightMap } from './weight-map.js';
-import { manifestOf, requireCanonical, resolveWeights, type WeightsInput } from './weights.js';
+import { loadResident, type WeightsInput } from './weights.js';
 
 const TOKEN_TABLE = 'token_embedding.weight';
 
@@ -33,19 +33,13 @@ export interface ClipShape {
  */
 export async function loadClipEncoder(rt: Runtime, input: WeightsInput, o: LoadClipOptions = {}): Promise<ClipTextEncoder> {
   const precision = checkPrecision(rt, o.precision ?? 'f32');
-  const opts = (stored: WeightMap['storedConfig'] | undefined) => ({ ...clipOverrides(stored), ...o });
-  const m = manifestOf(input);
-  const stored = m?.manifest.components[m.component]?.config;
-  const { weights, owned } = await resolveWeights(rt, input, (source) => openClipCheckpoint(source, opts(stored)).canonical, o.signal ? { signal: o.signal } : {});
-  try {
-    const described = weights.describe();
-    const { canonical, config } = openClipCheckpoint(described, opts(weights.storedConfig ?? stored));
-    requireCanonical(described, canonical);
-    return new ClipTextEncoder(rt, config, weights, owned, precision);
-  } catch (error) {
-    if (owned) weights.release();
-    throw error;
-  }
+  return loadResident(
+    rt,
+    input,
+    (source, stored) => openClipCheckpoint(source, { ...clipOverrides(stored), ...o }),
+    (config, weights, owned) => new ClipTextEncoder(rt, config, weights, owned, precision),
+    o.signal ? { signal: o.signal } : {},
+  );
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Component } from './component.js';
 import { DenoiserGraph } from './denoiser-graph.js';
 import type { Runtime } from './runtime.js';
 import type { WeightMap } from './weight-map.js';
-import { requireCanonical, resolveWeights, type WeightsInput } from './weights.js';
+import { loadResident, type WeightsInput } from './weights.js';
 
 export interface LoadDenoiserOptions {
   /** Compute precision; `'f16'` needs the adapter's shader-f16 (default `'f32'`). */
@@ -41,11 +41,13 @@ export function checkPrecision(rt: Runtime, precision: unknown): Precision {
 export async function loadDenoiser(rt: Runtime, input: WeightsInput, o: LoadDenoiserOptions = {}): Promise<Denoiser> {
   const precision = checkPrecision(rt, o.precision ?? 'f32');
   rt.assertUsable();
-  let layout: MmditLayout = 'canonical';
+  // The layout is the one the input was stored in: the first reading, before any upload (the
+  // uploaded weights are always canonical).
+  let layout: MmditLayout | null = null;
   let prewarm: Promise<void> | null = null;
-  const canonical = (source: TensorSource): TensorSource => {
+  const open = (source: TensorSource) => {
     const c = canonicalizeMmdit(source);
-    layout = c.layout;
+    layout ??= c.layout;
     const pos = c.source.tensors.get('pos_embed');
     if (pos && !['F32', 'F16', 'BF16'].includes(pos.dtype)) {
       throw new CheckpointError('pos_embed', 'the position table must be stored as F32, F16 or BF16', 'F32 | F16 | BF16', pos.dtype);
@@ -56,19 +58,18 @@ export async function loadDenoiser(rt: Runtime, input: WeightsInput, o: LoadDeno
       // Awaited after the upload; until then a failure must not surface as unhandled.
       prewarm.catch(() => undefined);
     }
-    return c.source;
+    return { canonical: c.source, config: c.config };
   };
-  const { weights, owned } = await resolveWeights(rt, input, canonical, o.signal ? { signal: o.signal } : {});
-  try {
-    if (prewarm) await prewarm;
-    const described = weights.describe();
-    const c = canonicalizeMmdit(described);
-    requireCanonical(described, c.source);
-    return new Denoiser(rt, c.config, layout, weights, owned, precision);
-  } catch (error) {
-    if (owned) weights.release();
-    throw error;
-  }
+  return loadResident(
+    rt,
+    input,
+    open,
+    async (config, weights, owned) => {
+      if (prewarm) await prewarm;
+      return new Denoiser(rt, config, layout ?? 'canonical', weights, owned, precision);
+    },
+    o.signal ? { signal: o.signal } : {},
+  );
 }
 
 /**

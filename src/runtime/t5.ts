@@ -11,7 +11,7 @@ import type { TensorSource } from '../weights/tensor-source.js';
 import type { Component } from './component.js';
 import type { Runtime } from './runtime.js';
 import { WeightMap } from './weight-map.js';
-import { manifestOf, requireCanonical, resolveWeights, uploadTensors, type WeightsInput } from './weights.js';
+import { loadResident, manifestOf, uploadTensors, type WeightsInput } from './weights.js';
 
 const TOKEN_TABLE = 'embed_tokens.weight';
 const RESIDENT = [TOKEN_TABLE, 'relative_attention_bias.weight', 'final_layer_norm.weight'];
@@ -30,27 +30,22 @@ export interface T5Shape {
  * a TensorSource that is not a converted model.
  */
 export async function loadT5Encoder(rt: Runtime, input: WeightsInput, o: LoadT5Options = {}): Promise<T5TextEncoder> {
-  const m = manifestOf(input);
-  const stored = m?.manifest.components[m.component]?.config;
   const opts = (s: WeightMap['storedConfig'] | undefined) => ({ ...t5Overrides(s), ...o });
   if (o.sequential) {
-    if (m || input instanceof WeightMap) {
+    if (manifestOf(input) || input instanceof WeightMap) {
       throw new InvalidArgumentError('T5 sequential', 'a checkpoint TensorSource (converted models and WeightMaps load whole)', 'a converted model or uploaded weights');
     }
     const { canonical, config } = openT5Checkpoint(input as TensorSource, opts(undefined));
     const resident = await uploadTensors(rt, canonical, RESIDENT, o.signal ? { signal: o.signal } : {});
     return new T5TextEncoder(rt, config, resident, true, canonical);
   }
-  const { weights, owned } = await resolveWeights(rt, input, (source) => openT5Checkpoint(source, opts(stored)).canonical, o.signal ? { signal: o.signal } : {});
-  try {
-    const described = weights.describe();
-    const { canonical, config } = openT5Checkpoint(described, opts(weights.storedConfig ?? stored));
-    requireCanonical(described, canonical);
-    return new T5TextEncoder(rt, config, weights, owned, null);
-  } catch (error) {
-    if (owned) weights.release();
-    throw error;
-  }
+  return loadResident(
+    rt,
+    input,
+    (source, s) => openT5Checkpoint(source, opts(s)),
+    (config, weights, owned) => new T5TextEncoder(rt, config, weights, owned, null),
+    o.signal ? { signal: o.signal } : {},
+  );
 }
 
 /**

@@ -19,7 +19,7 @@ import { checkPrecision } from './denoiser.js';
 import type { Runtime } from './runtime.js';
 import { VaeDecodeGraph, VaeEncodeGraph } from './vae-graphs.js';
 import type { WeightMap } from './weight-map.js';
-import { manifestOf, requireCanonical, resolveWeights, type WeightsInput } from './weights.js';
+import { loadResident, type WeightsInput } from './weights.js';
 
 /**
  * Loads the SD3 VAE from weights already uploaded, a converted model's component, or a
@@ -27,19 +27,13 @@ import { manifestOf, requireCanonical, resolveWeights, type WeightsInput } from 
  */
 export async function loadVae(rt: Runtime, input: WeightsInput, o: LoadVaeOptions = {}): Promise<Vae> {
   const precision = checkPrecision(rt, o.precision ?? 'f32');
-  const m = manifestOf(input);
-  const stored = m?.manifest.components[m.component]?.config;
-  const opts = (s: WeightMap['storedConfig'] | undefined) => ({ ...vaeOverrides(s), ...o });
-  const { weights, owned } = await resolveWeights(rt, input, (source) => openVaeCheckpoint(source, opts(stored)).canonical, o.signal ? { signal: o.signal } : {});
-  try {
-    const described = weights.describe();
-    const { canonical, config } = openVaeCheckpoint(described, opts(weights.storedConfig ?? stored));
-    requireCanonical(described, canonical);
-    return new Vae(rt, config, weights, owned, precision);
-  } catch (error) {
-    if (owned) weights.release();
-    throw error;
-  }
+  return loadResident(
+    rt,
+    input,
+    (source, stored) => openVaeCheckpoint(source, { ...vaeOverrides(stored), ...o }),
+    (config, weights, owned) => new Vae(rt, config, weights, owned, precision),
+    o.signal ? { signal: o.signal } : {},
+  );
 }
 
 /** Copies `src` into `dst` on the GPU (both plain buffers, same byte size). */

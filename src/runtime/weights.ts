@@ -6,7 +6,7 @@ import { rangePieces } from '../weights/manifest-source.js';
 import type { TensorDtype, TensorInfo, TensorSource } from '../weights/tensor-source.js';
 import type { Runtime } from './runtime.js';
 import { ComponentUpload } from './upload.js';
-import { WeightMap } from './weight-map.js';
+import { type StoredConfig, WeightMap } from './weight-map.js';
 
 /**
  * From any source to WeightMaps, through the one uploader (upload.ts):
@@ -237,6 +237,40 @@ export async function resolveWeights(
   }
   const source = input as TensorSource;
   return { weights: await uploadTensors(rt, canonical(source), undefined, o.signal ? { signal: o.signal } : {}), owned: true };
+}
+
+/** What a component's checkpoint reader gives: its canonical view of the tensors and its configuration. */
+export interface OpenedComponent<Config> {
+  readonly canonical: TensorSource;
+  readonly config: Config;
+}
+
+/**
+ * The one load sequence of every resident component: its weights from any input (checked before any
+ * upload), read back through the component's own reader with the stored configuration, then
+ * constructed. `open(source, stored)` is that reader, given the configuration the manifest records;
+ * `construct` builds the component around the weights. Weights this call uploaded are released when
+ * anything after the upload fails, so a failed load leaves nothing on the GPU.
+ */
+export async function loadResident<Config, T>(
+  rt: Runtime,
+  input: WeightsInput,
+  open: (source: TensorSource, stored: StoredConfig | undefined) => OpenedComponent<Config>,
+  construct: (config: Config, weights: WeightMap, owned: boolean) => T | Promise<T>,
+  o: { readonly signal?: AbortSignal } = {},
+): Promise<T> {
+  const m = manifestOf(input);
+  const stored = m?.manifest.components[m.component]?.config;
+  const { weights, owned } = await resolveWeights(rt, input, (source) => open(source, stored).canonical, o);
+  try {
+    const described = weights.describe();
+    const { canonical, config } = open(described, weights.storedConfig ?? stored);
+    requireCanonical(described, canonical);
+    return await construct(config, weights, owned);
+  } catch (error) {
+    if (owned) weights.release();
+    throw error;
+  }
 }
 
 /**
