@@ -165,6 +165,11 @@ for (const size of sizes) {
   graph.dispose();
 }
 
+/** Three significant digits: SwiftShader's GB/s are often below 0.01, which two decimals print as 0.00. */
+function formatRate(x: number): string {
+  return x === 0 ? '0' : x >= 100 ? x.toFixed(0) : x.toPrecision(3);
+}
+
 const fit = fitPower(rows.map((r) => r.tokens), rows.map((r) => r.stepMs));
 console.log(`scaling: ms/step ≈ ${fit.coefficient.toPrecision(3)} · tokens^${fit.exponent.toFixed(2)} (least squares in log-log, R² ${fit.r2.toFixed(3)})`);
 if (firstStep) {
@@ -174,7 +179,7 @@ if (breakdown.length > 0) {
   console.log(`\nkernel breakdown at ${profileSize}×${profileSize} (${breakdownSource === 'gpu' ? 'timestamp queries' : 'CPU submit-to-done'}, one pass per dispatch: ${profiledMs.toFixed(0)} ms in all)`);
   console.log(`${'kernel'.padEnd(34)} ${'count'.padStart(5)} ${'ms'.padStart(9)} ${'share'.padStart(6)} ${'GFLOP'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'GB/s'.padStart(7)}`);
   for (const g of breakdown) {
-    console.log(`${g.group.padEnd(34)} ${String(g.count).padStart(5)} ${g.ms.toFixed(1).padStart(9)} ${(100 * g.share).toFixed(1).padStart(5)}% ${g.gflop.toFixed(3).padStart(8)} ${(g.gflop > 0 ? g.gflops.toFixed(2) : '–').padStart(8)} ${g.gbps.toFixed(2).padStart(7)}`);
+    console.log(`${g.group.padEnd(34)} ${String(g.count).padStart(5)} ${g.ms.toFixed(1).padStart(9)} ${(100 * g.share).toFixed(1).padStart(5)}% ${g.gflop.toFixed(3).padStart(8)} ${(g.gflop > 0 ? g.gflops.toFixed(2) : '–').padStart(8)} ${formatRate(g.gbps).padStart(7)}`);
   }
 }
 denoiser.dispose();
