@@ -135,15 +135,21 @@ describe('the demo page (built, in headless Chromium)', () => {
     console.log(`demo: Chromium vs Node max |Δ| ${max} over ${nodeData.length} bytes (${differing} differ)`);
     expect(max).toBeLessThanOrEqual(1);
 
-    // Cancel: press it at the first step; the run stops within one step, and the next works.
-    await page.fill('#steps', '12');
+    // Cancel: press it once steps run; the run stops within one step, and the next works. The
+    // engine's most steps, so that no machine finishes them before the click lands; the step shown
+    // when the click reaches the page is what "within one step" counts from.
+    const STEPS = 200;
+    await page.fill('#steps', String(STEPS));
+    await page.evaluate(() => document.querySelector('#cancel')?.addEventListener('click', () => {
+      document.body.dataset.stepAtCancel = document.body.dataset.step ?? '0';
+    }, { capture: true, once: true }));
     await page.getByRole('button', { name: 'Generate', exact: true }).click();
     await page.waitForFunction(() => Number(document.body.dataset.step ?? 0) >= 1 && document.body.dataset.gen === 'running', undefined, { timeout: 120_000 });
-    const atCancel = Number(await page.evaluate(() => document.body.dataset.step));
     await page.click('#cancel');
     expect(await waitFor(page, ['cancelled', 'done', 'error'])).toBe('cancelled');
+    const atCancel = Number(await page.evaluate(() => document.body.dataset.stepAtCancel));
     const after = Number(await page.evaluate(() => document.body.dataset.step));
-    console.log(`demo: cancelled at step ${atCancel}, last step reported ${after} of 12`);
+    console.log(`demo: cancelled at step ${atCancel}, last step reported ${after} of ${STEPS}`);
     expect(after - atCancel).toBeLessThanOrEqual(1);
     await page.fill('#steps', '2');
     await page.getByRole('button', { name: 'Generate', exact: true }).click();
