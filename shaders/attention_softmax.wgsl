@@ -29,6 +29,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     s[base + c] = e;
     sum += e;
   }
-  let inv = 1.0 / (sum.x + sum.y + sum.z + sum.w);
-  for (var c = 0u; c < n4; c++) { s[base + c] = s[base + c] * inv; }
+  let total = (sum.x + sum.y + sum.z) + sum.w;
+  for (var c = 0u; c < n4; c++) { s[base + c] = s[base + c] / total; }
 }
