@@ -3,7 +3,7 @@
 # bundled model (no model download). Usage: bash tools/quickstart.sh ["prompt"] [out.png]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-prompt="${1:-a red circle to the left of a blue square}"
+prompt="${1:-a photo of a red circle}"
 out="${2:-image.png}"
 
 need=()
