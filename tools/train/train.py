@@ -3,6 +3,7 @@
   python3 tools/train/train.py vae [--steps N] [--resume]     stage 1: the VAE, then its scale/shift
   python3 tools/train/train.py latents [--count N] [--resume] the VAE latents of N training scenes (stage 2's data)
   python3 tools/train/train.py dit [--steps N] [--resume]     stage 2: CLIP-L, CLIP-G and the MM-DiT jointly
+  python3 tools/train/train.py restore [--source DIR]        a fresh cache from the bundled model (warm start)
 
 Checkpoints, logs and samples go to ~/.cache/mmdit-train/ (MMDIT_TRAIN_CACHE overrides it), never
 into the repository. Every run is seeded; --resume continues from the stage's last checkpoint
@@ -289,6 +290,12 @@ def train_dit(a) -> None:
         gen.set_state(ck["gen"])
         step, elapsed = ck["step"], ck["elapsed"]
         C.log_line(log, f"resumed at step {step}")
+    elif a.init_from:
+        # A warm start (see restore): the weights, and their EMA, begin where an earlier run ended;
+        # the optimizer, the schedule and the data stream begin anew.
+        model.load_state_dict(torch.load(a.init_from)["model"])
+        ema = C.Ema(model, a.ema)
+        C.log_line(log, f"initialised from {a.init_from}")
     ids = C.CaptionIds()
     C.log_line(log, f"dit: hidden {C.DIT_HIDDEN} depth {C.DIT_DEPTH} mlp {C.DIT_MLP_RATIO} params {count(model.dit)}; "
                     f"clip widths L {C.CLIP_L_WIDTH} G {C.CLIP_G_WIDTH} layers {C.CLIP_LAYERS} params L {count(model.clip_l)} G {count(model.clip_g)}; "
@@ -344,9 +351,52 @@ def train_dit(a) -> None:
     C.log_line(log, f"dit training done: {step} steps, wall {time.time() - t0:.0f}s")
 
 
+# ----------------------------------------------------------------------------------------------
+# Warm start from the bundled model
+
+
+def restore(a) -> None:
+    """Rebuilds the training cache from a converted model folder (the committed bundled model), so
+    that a fresh machine continues stage 2 from it instead of from scratch: vae.pt (the VAE's
+    weights as EMA and model), vae_stats.json (the manifest's scale, shift and preview) and
+    dit_init.pt (text encoders + MM-DiT) for `dit --init-from`. The stored values are f16, so the
+    restored weights are the trained ones rounded to f16."""
+    from vectors import stored_weights
+    manifest, weights = stored_weights(a.source)
+    s2, vae = Stage2(), make_vae()
+    ref2, refv = s2.state_dict(), vae.state_dict()
+    used = torch.tensor(s2.clip_l.used_ids)
+    state2, statev = {}, {}
+    for name, (v, _fmt) in weights.items():
+        t = torch.from_numpy(np.ascontiguousarray(v)).float()
+        if name.startswith("model.diffusion_model."):
+            key, target, ref = "dit." + name[len("model.diffusion_model."):], state2, ref2
+        elif name.startswith("text_encoders."):
+            comp = name.split(".")[1]
+            key, target, ref = f"{comp}." + name[len(f"text_encoders.{comp}.transformer."):], state2, ref2
+            if key.endswith("text_model.embeddings.token_embedding.weight"):
+                t = t[used]
+        else:
+            key, target, ref = name[len("first_stage_model."):], statev, refv
+        if key not in ref:
+            raise SystemExit(f"{name}: no such tensor in the training model ({key})")
+        if t.shape != ref[key].shape and t.ndim == 4 and t.shape[1] > ref[key].shape[1]:
+            t = t[:, : ref[key].shape[1]]  # conv_in's padded colour channel (zeros)
+        target[key] = t.contiguous()
+    s2.load_state_dict(state2)
+    vae.load_state_dict(statev)
+    os.makedirs(C.CACHE, exist_ok=True)
+    vs = vae.state_dict()
+    C.save_atomic({"model": vs, "ema": vs, "restored_from": a.source}, os.path.join(C.CACHE, "vae.pt"))
+    cfg = manifest["components"]["vae"]["config"]
+    C.write_json(os.path.join(C.CACHE, "vae_stats.json"), {"scale": cfg["scale"], "shift": cfg["shift"], "preview": manifest["preview"]})
+    C.save_atomic({"model": s2.state_dict(), "restored_from": a.source}, os.path.join(C.CACHE, "dit_init.pt"))
+    print(f"restored vae.pt, vae_stats.json and dit_init.pt in {C.CACHE} from {a.source}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["vae", "vae-stats", "latents", "dit"])
+    ap.add_argument("stage", choices=["vae", "vae-stats", "latents", "dit", "restore"])
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
@@ -363,6 +413,8 @@ def main() -> None:
     ap.add_argument("--checkpoint-s", type=float, default=240.0)
     ap.add_argument("--keep-every", type=int, default=5000)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", default=None, help="dit: start from these weights (restore writes dit_init.pt)")
+    ap.add_argument("--source", default="demo/public/models/mmdit-tiny", help="restore: the converted model folder")
     ap.add_argument("--count", type=int, default=30000, help="latents: scenes to encode")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -372,6 +424,8 @@ def main() -> None:
         train_vae(a)
     elif a.stage == "vae-stats":
         fit_latent_stats(a, torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"], os.path.join(C.CACHE, "vae.log"))
+    elif a.stage == "restore":
+        restore(a)
     elif a.stage == "latents":
         a.batch = a.batch or 256
         build_latents(a)
