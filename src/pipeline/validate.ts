@@ -47,6 +47,40 @@ function integerIn(name: string, v: number, lo: number, hi: number, what = `an i
 }
 
 /**
+ * The checks of `generate` that need no model: sizes on the 16-pixel grid, steps, guidance, shift,
+ * images per prompt and seed, for the options that are given. The CLI runs them before it creates
+ * a pipeline, so that a bad flag costs no download; resolveGenerate applies the same rules, plus
+ * the model's position table and the device's limits, to the options with defaults filled in.
+ */
+export function checkModelIndependent(g: Partial<Pick<GenerateOptions, 'width' | 'height' | 'numInferenceSteps' | 'guidanceScale' | 'shift' | 'numImagesPerPrompt' | 'seed'>>): void {
+  for (const [name, v] of [['width', g.width], ['height', g.height]] as const) {
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < SIZE_STEP || v % SIZE_STEP !== 0) {
+      throw new InvalidArgumentError(name, `a multiple of ${SIZE_STEP}, at least ${SIZE_STEP} (the model's position table sets the largest)`, v);
+    }
+  }
+  if (g.numInferenceSteps !== undefined) integerIn('numInferenceSteps', g.numInferenceSteps, 1, MAX_STEPS);
+  if (g.guidanceScale !== undefined) checkGuidance(g.guidanceScale);
+  if (g.shift !== undefined) checkShift(g.shift);
+  const images = g.numImagesPerPrompt === undefined ? 1 : integerIn('numImagesPerPrompt', g.numImagesPerPrompt, 1, MAX_IMAGES_PER_PROMPT);
+  if (g.seed !== undefined) checkSeed(g.seed, images);
+}
+
+function checkGuidance(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError('guidanceScale', 'a finite number ≥ 0 (1 turns classifier-free guidance off)', v);
+  return v;
+}
+
+function checkShift(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError('shift', 'a finite number > 0', v);
+  return v;
+}
+
+function checkSeed(v: number, images: number): number {
+  return integerIn('seed', v, 0, U32_MAX - (images - 1), `an integer in 0…${U32_MAX - (images - 1)} (image i uses seed + i)`);
+}
+
+/**
  * The largest single binding a forward needs, estimated from the widest activation (the MLP's
  * hidden rows of the joint sequence, or its q/k/v); planMemory gives the planner's exact figure.
  */
@@ -73,14 +107,10 @@ export function resolveGenerate(g: GenerateOptions, f: ModelFacts, caps: DeviceC
     if (typeof v !== 'number' || !Number.isInteger(v) || v < SIZE_STEP || v % SIZE_STEP !== 0 || v > f.maxSize) throw new InvalidArgumentError(name, allowed, v);
   }
   const steps = integerIn('numInferenceSteps', g.numInferenceSteps ?? d.numInferenceSteps, 1, MAX_STEPS);
-  const guidanceScale = g.guidanceScale ?? d.guidanceScale;
-  if (typeof guidanceScale !== 'number' || !Number.isFinite(guidanceScale) || guidanceScale < 0) {
-    throw new InvalidArgumentError('guidanceScale', 'a finite number ≥ 0 (1 turns classifier-free guidance off)', guidanceScale);
-  }
-  const shift = g.shift ?? d.shift;
-  if (typeof shift !== 'number' || !Number.isFinite(shift) || shift <= 0) throw new InvalidArgumentError('shift', 'a finite number > 0', shift);
+  const guidanceScale = checkGuidance(g.guidanceScale ?? d.guidanceScale);
+  const shift = checkShift(g.shift ?? d.shift);
   const images = integerIn('numImagesPerPrompt', g.numImagesPerPrompt ?? 1, 1, MAX_IMAGES_PER_PROMPT);
-  const seed = integerIn('seed', g.seed ?? 0, 0, U32_MAX - (images - 1), `an integer in 0…${U32_MAX - (images - 1)} (image i uses seed + i)`);
+  const seed = checkSeed(g.seed ?? 0, images);
   let maxSequenceLength: number | undefined;
   if (g.maxSequenceLength !== undefined) maxSequenceLength = integerIn('maxSequenceLength', g.maxSequenceLength, 1, MAX_SEQUENCE_LENGTH);
   let strength: number | undefined;

@@ -72,6 +72,19 @@ describe('mmdit-webgpu generate', () => {
     expect(await runGenerate(['--prompt', 'x', '--steps', 'many'])).toBe(2);
     expect(err.pop()).toMatch(/--steps/);
     expect(await runGenerate(['--prompt', 'x', '--variant', 'int3'])).toBe(2);
+    // Checks that need no model come before the model is opened: a model that does not exist is
+    // never reached.
+    const nowhere = path.join(dir, 'no-such-model');
+    for (const [flags, name] of [
+      [['--width', '17'], /width/], [['--height', '0'], /height/], [['--steps', '0'], /numInferenceSteps/], [['--steps', '201'], /numInferenceSteps/],
+      [['--guidance-scale=-1'], /guidanceScale/], [['--shift', '0'], /shift/], [['--num-images', '5'], /numImagesPerPrompt/],
+      [['--seed', '4294967295', '--num-images', '2'], /seed/],
+    ] as const) {
+      expect(await runGenerate(['--prompt', 'x', '--model', nowhere, ...flags]), flags.join(' ')).toBe(2);
+      const line = err.pop() ?? '';
+      expect(line, flags.join(' ')).toMatch(name);
+      expect(line).not.toMatch(/no-such-model/);
+    }
     expect(await runGenerate(['--prompts', 'p.json'])).toBe(2);
     expect(err.pop()).toMatch(/--out-dir/);
     expect(await runGenerate(['--prompt', 'x', '--out-dir', dir])).toBe(2);

@@ -5,6 +5,7 @@ import type { Progress } from '../../pipeline/progress.js';
 import type { GenerateOptions, GenerateResult, Pipeline } from '../../pipeline/types.js';
 import { VARIANTS, type WeightsVariant } from '../../weights/manifest.js';
 import { numberFlag, parseCommand } from '../args.js';
+import { checkModelIndependent } from '../../pipeline/validate.js';
 import { createPipeline } from '../pipeline.js';
 import { encodePngFile } from '../png.js';
 
@@ -143,10 +144,13 @@ export async function parseGenerate(argv: readonly string[]): Promise<GenerateAr
   if (guidance !== undefined) shared.guidanceScale = guidance;
   if (shift !== undefined) shared.shift = shift;
   if (images !== undefined) shared.numImagesPerPrompt = images;
+  const seed = int('seed');
+  // What needs no model is checked now, before the model is opened or anything downloads.
+  checkModelIndependent({ ...shared, ...(seed !== undefined ? { seed } : {}) });
   return {
     job,
     shared,
-    seed: int('seed'),
+    seed,
     negativePrompt: v['negative-prompt'],
     pipeline: {
       ...(v.model !== undefined ? { model: v.model } : {}),
