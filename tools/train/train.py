@@ -260,6 +260,54 @@ def build_latents(a) -> None:
             C.log_line(log, f"{have} latents, {time.time() - t0:.0f}s")
 
 
+# The text encoders start from nothing, and through the denoiser alone they learn slowly: their
+# pooled vectors stay nearly the same for every caption of a template (cosine 0.98 between "a red
+# circle" and "a blue square" after 2000 steps), so the model draws unconditional scenes. An
+# auxiliary head, used only in training, reads the caption's content back from the pooled vector
+# (what each shape's count and colour are, the relation and its subject), standing in for the
+# pretraining a real CLIP has. The head is not part of the model and is not exported.
+AUX_SLOTS = [5] * 4 + [9] * 4 + [5, 5]  # count 0–4 per shape; colour (none + 8) per shape; relation; its subject
+
+
+def caption_targets(caption: str) -> list[int]:
+    """The auxiliary head's classes for one caption of WORLD.md's templates (all 0 for "")."""
+    import re
+    from world import COLOURS, PLURALS, RELATIONS, SHAPES
+    counts, colours, rel, subject = [0] * 4, [0] * 4, 0, 0
+    words = {"two": 2, "three": 3, "four": 4}
+    singular = {p: s for s, p in PLURALS.items()}
+    art = r"an? "
+    m = re.fullmatch(r"a photo of (two|three|four) (\w+)", caption)
+    if m:
+        counts[SHAPES.index(singular[m[2]])] = words[m[1]]
+    elif (m := re.fullmatch(rf"a photo of {art}(\w+) (left of|right of|above|below) {art}(\w+)", caption)):
+        counts[SHAPES.index(m[1])] = counts[SHAPES.index(m[3])] = 1
+        rel, subject = 1 + RELATIONS.index(m[2]), 1 + SHAPES.index(m[1])
+    elif (m := re.fullmatch(rf"a photo of {art}(\w+) (\w+) and {art}(\w+) (\w+)", caption)):
+        for c, sh in ((m[1], m[2]), (m[3], m[4])):
+            counts[SHAPES.index(sh)] = 1
+            colours[SHAPES.index(sh)] = 1 + COLOURS.index(c)
+    elif (m := re.fullmatch(rf"a photo of {art}(\w+) and {art}(\w+)", caption)):
+        counts[SHAPES.index(m[1])] = counts[SHAPES.index(m[2])] = 1
+    elif (m := re.fullmatch(rf"a photo of {art}(\w+) (\w+)", caption)):
+        counts[SHAPES.index(m[2])] = 1
+        colours[SHAPES.index(m[2])] = 1 + COLOURS.index(m[1])
+    elif (m := re.fullmatch(rf"a photo of {art}(\w+)", caption)):
+        counts[SHAPES.index(m[1])] = 1
+    elif caption != "":
+        raise ValueError(f"not a caption of the world: {caption!r}")
+    return counts + colours + [rel, subject]
+
+
+def aux_loss(head: torch.nn.Linear, pooled: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    logits = head(pooled)
+    loss, at = pooled.new_zeros(()), 0
+    for j, k in enumerate(AUX_SLOTS):
+        loss = loss + F.cross_entropy(logits[:, at:at + k], targets[:, j])
+        at += k
+    return loss
+
+
 def train_dit(a) -> None:
     os.makedirs(C.CACHE, exist_ok=True)
     ck_path = os.path.join(C.CACHE, "dit.pt")
@@ -275,11 +323,16 @@ def train_dit(a) -> None:
         if not p.requires_grad:
             continue
         (decay if p.ndim >= 2 and "embedding" not in n else no_decay).append(p)
+    head = torch.nn.Linear(C.ADM_DIM, sum(AUX_SLOTS)) if a.aux > 0 else None
+    if head is not None:
+        decay.append(head.weight)
+        no_decay.append(head.bias)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.99))
     ema = C.Ema(model, a.ema)
     rng = np.random.default_rng(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
+    targets_of: dict[str, list[int]] = {}
     step, elapsed = 0, 0.0
     if a.resume and os.path.exists(ck_path):
         ck = torch.load(ck_path)
@@ -288,6 +341,8 @@ def train_dit(a) -> None:
         ema.shadow = ck["ema"]
         rng.bit_generator.state = ck["rng"]
         gen.set_state(ck["gen"])
+        if head is not None:
+            head.load_state_dict(ck["aux"])
         step, elapsed = ck["step"], ck["elapsed"]
         C.log_line(log, f"resumed at step {step}")
     elif a.init_from:
@@ -303,7 +358,7 @@ def train_dit(a) -> None:
                     f"train shift {a.train_shift} dropout {a.dropout}")
     t0 = time.time() - elapsed
     t_last_ck = time.time()
-    acc, n_acc = 0.0, 0
+    acc, acc_aux, n_acc = 0.0, 0.0, 0
     while step < a.steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.steps, a.lr, 300)
@@ -328,8 +383,14 @@ def train_dit(a) -> None:
         xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * eps
         v = model.dit(xt, 1000 * t, context, pooled, t5_rows=1, t5_weight=77.0)
         loss = ((v - (eps - x0)) ** 2).mean()
+        total = loss
+        if head is not None:
+            targets = torch.tensor([targets_of.setdefault(c, caption_targets(c)) for c in caps], dtype=torch.long)
+            la = aux_loss(head, pooled, targets)
+            total = loss + a.aux * la
+            acc_aux += la.item()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         ema.update(model, min(a.ema, (1 + step) / (10 + step)))
@@ -338,12 +399,14 @@ def train_dit(a) -> None:
         n_acc += 1
         if step % 100 == 0 or step == a.steps:
             el = time.time() - t0
-            C.log_line(log, f"step {step} loss {acc / n_acc:.5f} lr {opt.param_groups[0]['lr']:.2e} "
+            aux = f" aux {acc_aux / n_acc:.4f}" if head is not None else ""
+            C.log_line(log, f"step {step} loss {acc / n_acc:.5f}{aux} lr {opt.param_groups[0]['lr']:.2e} "
                             f"elapsed {el:.0f}s samples/s {step * a.batch / max(el, 1e-9):.1f}")
-            acc, n_acc = 0.0, 0
+            acc, acc_aux, n_acc = 0.0, 0.0, 0
         if time.time() - t_last_ck > a.checkpoint_s or step == a.steps:
             C.save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow, "rng": rng.bit_generator.state,
-                           "gen": gen.get_state(), "step": step, "elapsed": time.time() - t0}, ck_path)
+                           "gen": gen.get_state(), "step": step, "elapsed": time.time() - t0,
+                           "aux": head.state_dict() if head is not None else None}, ck_path)
             # Snapshots along the way, to compare scores against training time.
             if step // a.keep_every != (step - 1) // a.keep_every or step == a.steps:
                 C.save_atomic({"ema": ema.shadow, "step": step}, os.path.join(C.CACHE, f"dit_ema_{step:07d}.pt"))
@@ -409,6 +472,7 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.1, help="caption dropout to the empty prompt")
     ap.add_argument("--train-shift", type=float, default=1.0, help="shift of the logit-normal training timesteps")
     ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--aux", type=float, default=0.05, help="dit: weight of the text encoders' auxiliary caption-content loss (0: off)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint-s", type=float, default=240.0)
     ap.add_argument("--keep-every", type=int, default=5000)
