@@ -1,12 +1,12 @@
 """Reference vectors of the bundled model, computed in PyTorch (float64) from its STORED weights.
 
   python3 tools/train/vectors.py [--model demo/public/models/mmdit-tiny] [--out tests/vectors/mmdit-tiny]
-  npm run verify -- tests/vectors/mmdit-tiny
+  npm run verify -- tests/vectors/mmdit-tiny --weights demo/public/models/mmdit-tiny/manifest.json
 
 The converted model folder is read back (f16 / f32 / q8 tensors decoded exactly as stored, canonical
 names and layouts mapped back to the SD3 single-file ones), so the references describe the model a
-user runs. The vectors' own weights file holds exactly those values (F16 where the model stores
-f16, F32 otherwise) in the single-file layout, and index.json follows the shared vector format
+user runs. The cases run on that folder itself (verify's --weights), so no copy of the weights
+is kept with the vectors, and index.json follows the shared vector format
 (../shared/vectors, ../shared/vectors/text_vae). Cases: both CLIP encoders on the world's captions
 (token ids included), the conditioning, a CFG forward at several timesteps, a guided sampling run
 from given noise, a VAE decode of its result and a VAE encode of a ground-truth render.
@@ -28,7 +28,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
 from models import VAE, image_to_tensor, tensor_to_image, conditioning  # noqa: E402
-from safetensors_io import write_safetensors  # noqa: E402
 from train import Stage2, make_vae  # noqa: E402
 from world import render, sample_training_scene  # noqa: E402
 
@@ -227,14 +226,10 @@ def main() -> None:
         shutil.rmtree(a.out)
     os.makedirs(a.out)
     w = Writer(a.out)
-    # The weights file of every case: the stored values, in the stored precision.
-    write_safetensors(os.path.join(a.out, "weights.safetensors"),
-                      {n: torch.from_numpy(np.ascontiguousarray(v)).to(torch.float16 if f == "f16" else torch.float32)
-                       for n, (v, f) in weights.items()})
-    # F16 round trips exactly; q8 would not (it is stored dequantised as F32 then).
-    for n, (v, f) in weights.items():
-        if f == "q8":
-            raise SystemExit("q8 models: store the vectors' weights as F32 (not implemented)")
+    # No copy of the weights: the cases run on the model folder itself (`npm run verify --
+    # tests/vectors/mmdit-tiny --weights demo/public/models/mmdit-tiny/manifest.json`), so the
+    # references are checked against exactly what users load. `weights.safetensors` in the index
+    # names the weights slot of each case; a run without --weights reports that file missing.
     ids = C.CaptionIds()
     l_ids, g_ids = ids(PROMPTS)
     B = len(PROMPTS)
@@ -331,7 +326,8 @@ def main() -> None:
     index = {
         "version": 1,
         "description": "The bundled model mmdit-tiny (demo/public/models/mmdit-tiny): PyTorch float64 references from its stored "
-                       "weights (weights.safetensors holds those values in the SD3 single-file layout); see tools/train/vectors.py",
+                       "weights; the cases run on the model folder itself (verify --weights demo/public/models/mmdit-tiny/manifest.json), "
+                       "no copy of the weights is kept here; see tools/train/vectors.py",
         "configs": {
             "clip_l_tiny": clip_cfg("clip_l", "quick_gelu", False, C.CLIP_L_WIDTH),
             "clip_g_tiny": clip_cfg("clip_g", "gelu", True, C.CLIP_G_WIDTH),
