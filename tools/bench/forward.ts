@@ -32,6 +32,7 @@ import { fitPower, median } from './stats.js';
 import { cpuLoad, type CpuLoad } from '../lib/cpu-load.js';
 import { memoryTable, printMemoryTable } from './memory-table.js';
 import { benchVaeDecode } from './vae-decode.js';
+import { lcgUniform } from '../lib/random.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -56,16 +57,6 @@ const profileSize = Number(opt['profile-size'] ?? Math.max(...sizes));
 const BATCH = 2;
 const CONTEXT = 13;
 
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 const node = createNodeGpu();
 const ctx = await GpuContext.acquire({ gpu: node.gpu });
 const cache = new PipelineCache(ctx);
@@ -86,9 +77,9 @@ async function compile(size: number): Promise<{ graph: DenoiserGraph; ms: number
   const t0 = performance.now();
   const graph = await denoiser.compile({ batch: BATCH, latentHeight: size, latentWidth: size, contextLength: CONTEXT, cfg: false });
   await queueIdle();
-  graph.writeLatent(random(BATCH * config.inChannels * size * size, size));
-  graph.writeContext(random(BATCH * CONTEXT * config.contextDim, 2));
-  graph.writePooled(random(BATCH * config.pooledDim, 3));
+  graph.writeLatent(lcgUniform(BATCH * config.inChannels * size * size, size));
+  graph.writeContext(lcgUniform(BATCH * CONTEXT * config.contextDim, 2));
+  graph.writePooled(lcgUniform(BATCH * config.pooledDim, 3));
   graph.writeTimesteps(500);
   return { graph, ms: performance.now() - t0 };
 }

@@ -21,6 +21,7 @@ import { createNodeGpu } from '../../src/node/dawn.js';
 import { openWeights } from '../../src/node/verify-mmdit.js';
 import type { GpuTensor, StorageFormat } from '../../src/tensor/tensor.js';
 import { encodeF16 } from '../../src/weights/decode.js';
+import { lcgUniform } from '../lib/random.js';
 
 const args = process.argv.slice(2);
 const repeatAt = args.indexOf('--repeat');
@@ -32,18 +33,8 @@ const node = createNodeGpu();
 const ctx = await GpuContext.acquire({ gpu: node.gpu });
 const cache = new PipelineCache(ctx);
 
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 function weight(label: string, n: number, k: number, format: StorageFormat): GpuTensor {
-  const values = random(n * k, n + k);
+  const values = lcgUniform(n * k, n + k);
   const bytes = format === 'f16' ? encodeF16(values) : new Uint8Array(values.buffer);
   const buffer = ctx.createBuffer(label, bytes.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
   ctx.write(buffer, 0, bytes);
@@ -94,7 +85,7 @@ if (full) {
 for (const [name, m, n, k, format] of matmuls) {
   const w = weight(name, n, k, format);
   const graph = await graphOf((b) => b.output('y', linear(b, b.input('x', [m, k]), w, { epilogue: name.includes('gelu') ? 'gelu_tanh' : 'none' })));
-  ctx.write(graph.input('x').buffer, 0, random(m * k, 7));
+  ctx.write(graph.input('x').buffer, 0, lcgUniform(m * k, 7));
   const ms = await time(() => graph.run());
   const gflop = (2 * m * n * k) / 1e9;
   const row = { kernel: 'matmul', shape: `${name}: M ${m} N ${n} K ${k}`, format, gflop, ms, gflops: gflop / (ms / 1000) };
@@ -118,7 +109,7 @@ for (const [name, batch, heads, s] of attentions) {
     const v = b.input('v', [batch, s, width]);
     b.output('o', attention(b, { q: seq(q), k: seq(k), v: seq(v), batch, heads, headDim: 64, qLen: s, kvLen: s, scale: 0.125 }));
   });
-  for (const [i, input] of ['q', 'k', 'v'].entries()) ctx.write(graph.input(input).buffer, 0, random(batch * s * width, i + 1));
+  for (const [i, input] of ['q', 'k', 'v'].entries()) ctx.write(graph.input(input).buffer, 0, lcgUniform(batch * s * width, i + 1));
   const ms = await time(() => graph.run());
   const gflop = (4 * batch * s * s * width) / 1e9;
   const row = { kernel: 'attention', shape: `${name}: B ${batch} heads ${heads} S ${s}`, format: 'f32', gflop, ms, gflops: gflop / (ms / 1000) };
@@ -132,9 +123,9 @@ const forwards: { latent: string; ms: number; gflop: number }[] = [];
 const denoiser = await loadDenoiser(new Runtime(ctx, { pipelines: cache }), await openWeights(join(shared, 'vectors/c1_sd3m/weights.safetensors')));
 for (const size of [32, 64]) {
   const graph = await denoiser.compile({ batch: 2, latentHeight: size, latentWidth: size, contextLength: 13, cfg: false });
-  graph.writeLatent(random(2 * 16 * size * size, 1));
-  graph.writeContext(random(2 * 13 * 4096, 2));
-  graph.writePooled(random(2 * 2048, 3));
+  graph.writeLatent(lcgUniform(2 * 16 * size * size, 1));
+  graph.writeContext(lcgUniform(2 * 13 * 4096, 2));
+  graph.writePooled(lcgUniform(2 * 2048, 3));
   graph.writeTimesteps(500);
   const ms = await time(() => graph.forward(0));
   const n = (size / 2) ** 2;

@@ -10,6 +10,7 @@ import { Vae } from '../../src/runtime/vae.js';
 import { fileSource } from '../../src/node/file-source.js';
 import { PipelineCache } from '../../src/shader/pipeline-cache.js';
 import { openSafetensors } from '../../src/weights/safetensors.js';
+import { lcgUniform } from '../lib/random.js';
 
 const MiB = 2 ** 20;
 
@@ -29,16 +30,6 @@ export interface VaeDecodeBench {
   readonly pass: boolean;
 }
 
-function random(n: number, seed: number, lo: number, hi: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + (hi - lo) * (s / 2 ** 32);
-  }
-  return out;
-}
-
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
@@ -46,7 +37,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 export async function benchVaeDecode(gpu: GPU, weightsPath: string, latentSide = 128, capBytes = 16 * MiB): Promise<VaeDecodeBench> {
-  const latent = random(16 * latentSide * latentSide, 1024, -3, 3);
+  const latent = lcgUniform(16 * latentSide * latentSide, 1024, -3, 3);
   const runs: (VaeDecodeRun & { image: Float32Array; rgba: Uint8ClampedArray })[] = [];
   for (const cap of [capBytes, undefined]) {
     const ctx = await GpuContext.acquire(cap ? { gpu, limits: { maxStorageBufferBindingSize: cap } } : { gpu });
