@@ -53,17 +53,22 @@ function integerIn(name: string, v: number, lo: number, hi: number, what = `an i
  * the model's position table and the device's limits, to the options with defaults filled in.
  */
 export function checkModelIndependent(g: Partial<Pick<GenerateOptions, 'width' | 'height' | 'numInferenceSteps' | 'guidanceScale' | 'shift' | 'numImagesPerPrompt' | 'seed'>>): void {
-  for (const [name, v] of [['width', g.width], ['height', g.height]] as const) {
-    if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < SIZE_STEP || v % SIZE_STEP !== 0) {
-      throw new InvalidArgumentError(name, `a multiple of ${SIZE_STEP}, at least ${SIZE_STEP} (the model's position table sets the largest)`, v);
-    }
-  }
+  if (g.width !== undefined) checkSize('width', g.width);
+  if (g.height !== undefined) checkSize('height', g.height);
   if (g.numInferenceSteps !== undefined) integerIn('numInferenceSteps', g.numInferenceSteps, 1, MAX_STEPS);
   if (g.guidanceScale !== undefined) checkGuidance(g.guidanceScale);
   if (g.shift !== undefined) checkShift(g.shift);
   const images = g.numImagesPerPrompt === undefined ? 1 : integerIn('numImagesPerPrompt', g.numImagesPerPrompt, 1, MAX_IMAGES_PER_PROMPT);
   if (g.seed !== undefined) checkSeed(g.seed, images);
+}
+
+/** A pixel size on the 16-pixel grid, at most `maxSize` (the model's position table) where it is known. */
+function checkSize(name: 'width' | 'height', v: unknown, maxSize = Infinity): number {
+  const allowed = Number.isFinite(maxSize)
+    ? `a multiple of ${SIZE_STEP} in ${SIZE_STEP}…${maxSize} (the model's position table)`
+    : `a multiple of ${SIZE_STEP}, at least ${SIZE_STEP} (the model's position table sets the largest)`;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < SIZE_STEP || v % SIZE_STEP !== 0 || v > maxSize) throw new InvalidArgumentError(name, allowed, v);
+  return v;
 }
 
 function checkGuidance(v: unknown): number {
@@ -100,12 +105,8 @@ export function resolveGenerate(g: GenerateOptions, f: ModelFacts, caps: DeviceC
   const prompt3 = optionalString('prompt3', g.prompt3) ?? g.prompt;
   const negativePrompt = optionalString('negativePrompt', g.negativePrompt) ?? '';
   const d = f.defaults;
-  const width = g.width ?? d.width;
-  const height = g.height ?? d.height;
-  for (const [name, v] of [['width', width], ['height', height]] as const) {
-    const allowed = `a multiple of ${SIZE_STEP} in ${SIZE_STEP}…${f.maxSize} (the model's position table)`;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < SIZE_STEP || v % SIZE_STEP !== 0 || v > f.maxSize) throw new InvalidArgumentError(name, allowed, v);
-  }
+  const width = checkSize('width', g.width ?? d.width, f.maxSize);
+  const height = checkSize('height', g.height ?? d.height, f.maxSize);
   const steps = integerIn('numInferenceSteps', g.numInferenceSteps ?? d.numInferenceSteps, 1, MAX_STEPS);
   const guidanceScale = checkGuidance(g.guidanceScale ?? d.guidanceScale);
   const shift = checkShift(g.shift ?? d.shift);
