@@ -424,7 +424,7 @@ def restore(a) -> None:
     weights as EMA and model), vae_stats.json (the manifest's scale, shift and preview) and
     dit_init.pt (text encoders + MM-DiT) for `dit --init-from`. The stored values are f16, so the
     restored weights are the trained ones rounded to f16."""
-    from vectors import stored_weights
+    from vectors import stored_weights, training_key
     manifest, weights = stored_weights(a.source)
     s2, vae = Stage2(), make_vae()
     ref2, refv = s2.state_dict(), vae.state_dict()
@@ -432,15 +432,10 @@ def restore(a) -> None:
     state2, statev = {}, {}
     for name, (v, _fmt) in weights.items():
         t = torch.from_numpy(np.ascontiguousarray(v)).float()
-        if name.startswith("model.diffusion_model."):
-            key, target, ref = "dit." + name[len("model.diffusion_model."):], state2, ref2
-        elif name.startswith("text_encoders."):
-            comp = name.split(".")[1]
-            key, target, ref = f"{comp}." + name[len(f"text_encoders.{comp}.transformer."):], state2, ref2
-            if key.endswith("text_model.embeddings.token_embedding.weight"):
-                t = t[used]
-        else:
-            key, target, ref = name[len("first_stage_model."):], statev, refv
+        part, key = training_key(name)
+        target, ref = (state2, ref2) if part == "stage2" else (statev, refv)
+        if key.endswith("text_model.embeddings.token_embedding.weight"):
+            t = t[used]
         if key not in ref:
             raise SystemExit(f"{name}: no such tensor in the training model ({key})")
         if t.shape != ref[key].shape and t.ndim == 4 and t.shape[1] > ref[key].shape[1]:

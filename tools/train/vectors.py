@@ -128,6 +128,16 @@ def stored_weights(model_dir: str) -> tuple[dict, dict[str, tuple[np.ndarray, st
     return manifest, weights
 
 
+def training_key(name: str) -> tuple[str, str]:
+    """A single-file tensor name → which training module holds it ("stage2" or "vae") and its key there."""
+    if name.startswith("model.diffusion_model."):
+        return "stage2", "dit." + name[len("model.diffusion_model."):]
+    if name.startswith("text_encoders."):
+        comp = name.split(".")[1]
+        return "stage2", f"{comp}." + name[len(f"text_encoders.{comp}.transformer."):]
+    return "vae", name[len("first_stage_model."):]
+
+
 def load_models(weights: dict[str, tuple[np.ndarray, str]], reference: dict[str, torch.Tensor]):
     """PyTorch modules in float64 holding the stored values; shapes and names checked against the
     trained export (`reference`), whose values must agree to the storage format's precision."""
@@ -154,20 +164,14 @@ def load_models(weights: dict[str, tuple[np.ndarray, str]], reference: dict[str,
         if err > tol * max(1.0, ref.abs().max().item()) + 1e-12:
             raise SystemExit(f"{name}: stored values differ from the export by {err:.3g} ({fmt})")
         weights[name] = (t.numpy(), fmt)
-        if name.startswith("model.diffusion_model."):
-            state2["dit." + name[len("model.diffusion_model."):]] = t
-        elif name.startswith("text_encoders."):
-            comp = name.split(".")[1]
-            key = name[len(f"text_encoders.{comp}.transformer."):]
-            if key == "text_model.embeddings.token_embedding.weight":
-                keep = torch.zeros(t.shape[0], dtype=torch.bool)
-                keep[used] = True
-                if t[~keep].abs().max() != 0:
-                    raise SystemExit(f"{name}: rows of ids the world never uses must be zero")
-                t = t[used]
-            state2[f"{comp}.{key}"] = t
-        else:
-            state_v[name[len("first_stage_model."):]] = t
+        part, key = training_key(name)
+        if key.endswith("text_model.embeddings.token_embedding.weight"):
+            keep = torch.zeros(t.shape[0], dtype=torch.bool)
+            keep[used] = True
+            if t[~keep].abs().max() != 0:
+                raise SystemExit(f"{name}: rows of ids the world never uses must be zero")
+            t = t[used]
+        (state2 if part == "stage2" else state_v)[key] = t
     s2.load_state_dict(state2)
     vae.load_state_dict(state_v)
     return s2.eval(), vae.eval()
