@@ -81,7 +81,8 @@ export function denoiserGraphId(graph: DenoiserGraph): number {
  * rows under CFG). Returns the graph's latent tensor, which holds the result until the next call.
  * Per step: one command encoder, one compute pass (forward + update), one submit, no readback, no
  * allocation; at most two steps in flight. An aborted signal is honoured between steps: submitted
- * work is awaited (buffers quiescent, the graph stays usable), then the signal's reason is thrown.
+ * work is awaited (buffers quiescent, the graph stays usable), no step is reported after the abort
+ * is seen, and the signal's reason is thrown.
  */
 export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<GpuTensor> {
   graph.assertLive();
@@ -146,6 +147,12 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
       }
       if (previous) {
         await previous;
+        // An abort that landed while step i − 1 ran ends the run here: step i is in flight, so
+        // it is awaited, and no further progress is reported after the abort.
+        if (o.signal?.aborted) {
+          await done;
+          o.signal.throwIfAborted();
+        }
         o.onStep?.(i - 1);
       }
       previous = done;

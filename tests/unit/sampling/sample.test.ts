@@ -112,6 +112,30 @@ describe('sample', () => {
     }
   });
 
+  it('reports no step once an abort that lands while a step runs is seen', async () => {
+    const s = await setup(true);
+    try {
+      const controller = new AbortController();
+      const noise = gaussianNoise(3, 1, perImage);
+      let afterAbort = 0;
+      const run = sample(s.graph, {
+        steps: 6,
+        guidanceScale: 3,
+        noise,
+        signal: controller.signal,
+        onStep: (i) => {
+          if (controller.signal.aborted) afterAbort++;
+          // The abort lands from a timer, i.e. while the next step is on the GPU, as a click would.
+          if (i === 0) setTimeout(() => controller.abort(), 0);
+        },
+      });
+      await expect(run).rejects.toThrow(/abort/i);
+      expect(afterAbort).toBe(0);
+    } finally {
+      s.dispose();
+    }
+  });
+
   it('rejects bad options before GPU work, naming them', async () => {
     const s = await setup(true);
     try {
