@@ -1,5 +1,6 @@
 // requires: prelude/<precision>.wgsl
 // Flash-style attention: O = softmax(scale·Q·Kᵀ + bias (+ causal mask)) · V per (batch, head),
+// the bias read at head·bias_head_stride + query·bias_row_stride + key (zero strides broadcast it),
 // streaming K/V tiles through workgroup memory with an online softmax, so the L×L score matrix
 // never exists. A workgroup owns BQ query rows of one head; each row has T threads, each owning
 // HEAD_DIM/T output dimensions (at most 16, hence the fixed private accumulator).
@@ -43,6 +44,8 @@ struct Params {
   o_off: u32,
   o_stride: u32,
   o_col: u32,
+  bias_head_stride: u32,
+  bias_row_stride: u32,
 };
 @group(0) @binding(5) var<uniform> params: Params;
 
@@ -104,7 +107,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         var dot = 0.0;
         for (var d = 0u; d < HEAD_DIM; d++) { dot = fma(q_tile[r * HEAD_DIM + d], k_tile[j * HEAD_DIM + d], dot); }
         s = dot * params.scale;
-        if (HAS_BIAS) { s += bias[(head * params.q_len + qi) * params.kv_len + key]; }
+        if (HAS_BIAS) { s += bias[head * params.bias_head_stride + qi * params.bias_row_stride + key]; }
       }
       scores[r * BK + j] = s;
     }

@@ -1,7 +1,8 @@
 // requires: prelude/<precision>.wgsl
 // Attention scores for CPU emulation (SwiftShader), the first of three passes (scores, softmax,
-// P·V) that replace the online softmax there: S[bh, r, j] = scale·q·k (+ bias; −3e38 for keys
-// masked by causality and for the padding columns up to s_stride) for the query rows
+// P·V) that replace the online softmax there: S[bh, r, j] = scale·q·k (+ bias, addressed through
+// its head and row strides as in attention.wgsl; −3e38 for keys masked by causality and for the
+// padding columns up to s_stride) for the query rows
 // q_begin … q_begin + rows − 1 of every (batch, head), f32 [B·heads, rows, s_stride]. Built like
 // matmul_vec4: each invocation owns 4 queries × 4 keys in named vec4 accumulators and the head
 // dimension advances 8 at a time through 16-byte loads; no workgroup memory, no barriers.
@@ -35,6 +36,8 @@ struct Params {
   k_off: u32,
   k_stride: u32,
   k_col: u32,
+  bias_head_stride: u32,
+  bias_row_stride: u32,
 };
 @group(0) @binding(4) var<uniform> params: Params;
 
@@ -60,7 +63,7 @@ fn store_row(bh: u32, head: u32, r: u32, j0: u32, acc: vec4<f32>) {
   let j = vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u);
   if (HAS_BIAS) {
     let bj = min(j, vec4<u32>(params.kv_len - 1u));
-    let b0 = (head * params.q_len + row) * params.kv_len;
+    let b0 = head * params.bias_head_stride + row * params.bias_row_stride;
     v += vec4<f32>(bias[b0 + bj.x], bias[b0 + bj.y], bias[b0 + bj.z], bias[b0 + bj.w]);
   }
   var keep = j < vec4<u32>(params.kv_len);

@@ -31,6 +31,9 @@ interface ChunkArgs {
   readonly scale: number;
   readonly causal: boolean;
   readonly hasBias: boolean;
+  /** Where bias[head, query, key] is: head·biasHeadStride + query·biasRowStride + key. */
+  readonly biasHeadStride: number;
+  readonly biasRowStride: number;
   /** Query rows of this chunk: qBegin … qBegin + rows − 1. */
   readonly qBegin: number;
   readonly rows: number;
@@ -58,6 +61,7 @@ export const attentionScoresKernel: KernelSpec<ChunkArgs> = {
     ['q_begin', 'u32'], ['rows', 'u32'], ['s_stride', 'u32'],
     ['q_rows', 'u32'], ['q_off', 'u32'], ['q_stride', 'u32'], ['q_col', 'u32'],
     ['k_rows', 'u32'], ['k_off', 'u32'], ['k_stride', 'u32'], ['k_col', 'u32'],
+    ['bias_head_stride', 'u32'], ['bias_row_stride', 'u32'],
   ],
   variant: (a, _caps, precision) => ({ precision, constants: { HEAD_DIM: a.headDim, WG, CAUSAL: a.causal ? 1 : 0, HAS_BIAS: a.hasBias ? 1 : 0 } }),
   plan: (a) => ({
@@ -65,6 +69,7 @@ export const attentionScoresKernel: KernelSpec<ChunkArgs> = {
       q_len: a.qLen, kv_len: a.kvLen, scale: a.scale, heads: a.heads, q_begin: a.qBegin, rows: a.rows, s_stride: a.sStride,
       q_rows: a.q.rowsPerBatch, q_off: a.q.rowOffset, q_stride: a.q.rowStride, q_col: a.q.col,
       k_rows: a.k.rowsPerBatch, k_off: a.k.rowOffset, k_stride: a.k.rowStride, k_col: a.k.col,
+      bias_head_stride: a.biasHeadStride, bias_row_stride: a.biasRowStride,
     },
     workgroups: [Math.ceil(a.sStride / (4 * WG)), Math.ceil(a.rows / 4), a.batch * a.heads],
   }),

@@ -33,6 +33,12 @@ export interface AttentionOptions {
   readonly causal?: boolean;
   /** f32 `[heads, qLen, kvLen]` added to the scores, shared by every batch item (T5). */
   readonly bias?: Value | GpuTensor | null;
+  /**
+   * f32 `[kvLen]` added to every score of that key, in every query row, head and batch item: the
+   * log of how many identical rows one key stands for (the MM-DiT's collapsed zero T5 rows).
+   * Exclusive with `bias`.
+   */
+  readonly keyBias?: Value | GpuTensor | null;
   readonly out?: SeqOperand;
   readonly label?: string;
 }
@@ -72,12 +78,13 @@ export const attentionKernel: KernelSpec<AttentionArgs> = {
     ['k_rows', 'u32'], ['k_off', 'u32'], ['k_stride', 'u32'], ['k_col', 'u32'],
     ['v_rows', 'u32'], ['v_off', 'u32'], ['v_stride', 'u32'], ['v_col', 'u32'],
     ['o_rows', 'u32'], ['o_off', 'u32'], ['o_stride', 'u32'], ['o_col', 'u32'],
+    ['bias_head_stride', 'u32'], ['bias_row_stride', 'u32'],
   ],
   variant({ o }, caps, precision) {
     const { t, bq, bk } = tiling(o.headDim, Math.min(16384, caps.maxComputeWorkgroupStorageSize));
     return {
       precision,
-      constants: { HEAD_DIM: o.headDim, T: t, BQ: bq, BK: bk, CAUSAL: o.causal ? 1 : 0, HAS_BIAS: o.bias ? 1 : 0 },
+      constants: { HEAD_DIM: o.headDim, T: t, BQ: bq, BK: bk, CAUSAL: o.causal ? 1 : 0, HAS_BIAS: biasOf(o) ? 1 : 0 },
     };
   },
   plan({ o, out }, v) {
@@ -89,11 +96,26 @@ export const attentionKernel: KernelSpec<AttentionArgs> = {
       [`${prefix}_col`]: s.col,
     });
     return {
-      params: { q_len: o.qLen, kv_len: o.kvLen, scale: o.scale, ...p('q', o.q), ...p('k', o.k), ...p('v', o.v), ...p('o', out) },
+      params: { q_len: o.qLen, kv_len: o.kvLen, scale: o.scale, ...p('q', o.q), ...p('k', o.k), ...p('v', o.v), ...p('o', out), ...biasParams(o) },
       workgroups: [Math.ceil(o.qLen / bq), o.heads, o.batch],
     };
   },
 };
+
+/** The bias operand, full or per key. */
+function biasOf(o: AttentionOptions): Value | GpuTensor | null {
+  return o.bias ?? o.keyBias ?? null;
+}
+
+/** bias[head, query, key] is at head·headStride + query·rowStride + key; a key bias broadcasts. */
+function biasStrides(o: AttentionOptions): { headStride: number; rowStride: number } {
+  return o.keyBias ? { headStride: 0, rowStride: 0 } : { headStride: o.qLen * o.kvLen, rowStride: o.kvLen };
+}
+
+function biasParams(o: AttentionOptions): { bias_head_stride: number; bias_row_stride: number } {
+  const s = biasStrides(o);
+  return { bias_head_stride: s.headStride, bias_row_stride: s.rowStride };
+}
 
 /** Whether the three-pass variant fits (vec4 rows and head dims) and should run: CPU emulation. */
 function usePasses(o: AttentionOptions, out: SeqOperand, fallbackAdapter: boolean): boolean {
@@ -113,6 +135,7 @@ export function attention(b: GraphBuilder, o: AttentionOptions): Value {
   for (const [name, n] of [['batch', o.batch], ['heads', o.heads], ['qLen', o.qLen], ['kvLen', o.kvLen]] as const) {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`attention ${name}`, 'a positive integer', n);
   }
+  if (o.bias && o.keyBias) throw new InvalidArgumentError('attention keyBias', 'absent when a full bias is given', 'both');
   const width = o.heads * o.headDim;
   const out = o.out ?? { value: b.temp([o.batch, o.qLen, width], o.label ?? 'attention'), rowsPerBatch: o.qLen, rowOffset: 0, rowStride: width, col: 0 };
   if (usePasses(o, out, b.caps.isFallbackAdapter)) {
@@ -121,14 +144,15 @@ export function attention(b: GraphBuilder, o: AttentionOptions): Value {
       b,
       {
         batch: o.batch, heads: o.heads, headDim: o.headDim, qLen: o.qLen, kvLen: o.kvLen, scale: o.scale,
-        causal: Boolean(o.causal), hasBias: Boolean(o.bias), q: rows(o.q), k: rows(o.k), v: rows(o.v), out: rows(out),
+        causal: Boolean(o.causal), hasBias: biasOf(o) !== null, biasHeadStride: biasStrides(o).headStride, biasRowStride: biasStrides(o).rowStride,
+        q: rows(o.q), k: rows(o.k), v: rows(o.v), out: rows(out),
       },
-      { q: o.q.value, k: o.k.value, v: o.v.value, bias: o.bias ?? null, out: out.value },
+      { q: o.q.value, k: o.k.value, v: o.v.value, bias: biasOf(o), out: out.value },
       o.label ?? 'attention',
     );
     return out.value;
   }
-  const bindings: Operand[] = [o.q.value, o.k.value, o.v.value, o.bias ?? null, out.value];
+  const bindings: Operand[] = [o.q.value, o.k.value, o.v.value, biasOf(o), out.value];
   b.dispatch(attentionKernel, { o, out }, bindings, o.label ?? 'attention');
   return out.value;
 }

@@ -13,7 +13,7 @@ import { decoderMapKinds, vaeDecoderForward } from '../models/vae/decoder.js';
 import type { Precision } from '../shader/contract.js';
 import { type GpuTensor, storageBytes } from '../tensor/tensor.js';
 import type { ComponentName, ModelManifest } from '../weights/manifest.js';
-import { modelFacts, type ResolvedModel } from './model.js';
+import { contextRows, modelFacts, type ResolvedModel } from './model.js';
 import { SIZE_STEP } from './validate.js';
 
 /**
@@ -156,7 +156,8 @@ export function planMemoryFor(model: ResolvedModel, o: PlanMemoryOptions = {}): 
   const latentHeight = height / f.vaeScale;
   const latentWidth = width / f.vaeScale;
   const md = placeholders(m, 'mmdit', widen);
-  const shape = { batch: images, latentHeight, latentWidth, contextLength: 77 + (t5 ? 77 : f.t5Rows), cfg };
+  const { t5Tokens: _rows, ...context } = contextRows(t5 ? 77 : null, f.t5Rows);
+  const shape = { batch: images, latentHeight, latentWidth, ...context, cfg };
   const db = recordDenoiserPlan(f.mmdit, shape, (name) => md.weights.get(name)?.format ?? 'f32', precision, caps);
   const dg = graphBytes(db, precision);
   const tokens = (latentHeight / f.mmdit.patch) * (latentWidth / f.mmdit.patch);

@@ -100,6 +100,25 @@ export interface ModelFacts {
   readonly maxSize: number;
 }
 
+/** The denoiser's context rows for one generation: CLIP's 77, then T5's. */
+export interface ContextRows {
+  /** T5 rows written by the conditioning (T5's tokens, or the zero rows in its place). */
+  readonly t5Tokens: number;
+  readonly contextLength: number;
+  readonly lastContextRowCount?: number;
+}
+
+/**
+ * With T5 (`t5Tokens` its padded length) its rows follow CLIP's 77. Without it, its `t5Rows` zero
+ * rows stay identical through every layer, so one zero row counted `t5Rows` times
+ * (DenoiserShape.lastContextRowCount) is the same forward with about half the context work.
+ */
+export function contextRows(t5Tokens: number | null, t5Rows: number): ContextRows {
+  if (t5Tokens !== null) return { t5Tokens, contextLength: 77 + t5Tokens };
+  if (t5Rows <= 1) return { t5Tokens: t5Rows, contextLength: 77 + t5Rows };
+  return { t5Tokens: 1, contextLength: 78, lastContextRowCount: t5Rows };
+}
+
 export function modelFacts(m: ResolvedModel): ModelFacts {
   const c = m.manifest.components;
   for (const need of ['mmdit', 'clip_l', 'clip_g', 'vae'] as const) {

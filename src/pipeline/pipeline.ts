@@ -15,7 +15,7 @@ import type { RgbaImage } from '../tensor/image.js';
 import { readTensor } from '../tensor/read.js';
 import { elementCount, type GpuTensor } from '../tensor/tensor.js';
 import { type Loaded, type LoadContext, loadDenoiserComponent, loadTextEncoders, loadVaeComponent, release, type TextEncoders } from './components.js';
-import { loadTokenizer, type ModelFacts, modelFacts, type PromptTokenizer, type PromptTokens, resolveModel, type ResolvedModel } from './model.js';
+import { contextRows, loadTokenizer, type ModelFacts, modelFacts, type PromptTokenizer, type PromptTokens, resolveModel, type ResolvedModel } from './model.js';
 import { formatParameters } from './parameters.js';
 import type { Progress } from './progress.js';
 import { GenerationQueue } from './queue.js';
@@ -186,10 +186,11 @@ class PipelineEngine implements Pipeline {
     const textLoadMs = phase.loadMs;
     signal.throwIfAborted();
     const tokens = stackTokens(rows);
-    const t5Tokens = this.useT5 ? Math.max(1, ...rows.map((t) => t.t5?.length ?? 0)) : this.facts.t5Rows;
+    const context = contextRows(this.useT5 ? Math.max(1, ...rows.map((t) => t.t5?.length ?? 0)) : null, this.facts.t5Rows);
     const latentHeight = r.height / this.facts.vaeScale;
     const latentWidth = r.width / this.facts.vaeScale;
-    const shape = { batch: r.images, latentHeight, latentWidth, contextLength: 77 + t5Tokens, cfg };
+    const { t5Tokens, ...contextShape } = context;
+    const shape = { batch: r.images, latentHeight, latentWidth, ...contextShape, cfg };
     const what = `denoiser ${r.width}×${r.height}×${r.images}${cfg ? ' cfg' : ''}`;
     const compile = async (denoiser: Denoiser): Promise<DenoiserGraph> => {
       const fresh = !this.compiled.has(what + shape.contextLength);
@@ -199,7 +200,7 @@ class PipelineEngine implements Pipeline {
       this.compiled.add(what + shape.contextLength);
       return g;
     };
-    const conditioning = { contextDim: this.facts.mmdit.contextDim, absentT5Tokens: this.facts.t5Rows, signal };
+    const conditioning = { contextDim: this.facts.mmdit.contextDim, absentT5Tokens: t5Tokens, signal };
     const announce = (): void => {
       const encoders: ('clip_l' | 'clip_g' | 't5')[] = this.useT5 ? ['clip_l', 'clip_g', 't5'] : ['clip_l', 'clip_g'];
       for (const encoder of encoders) this.emit({ phase: 'text', encoder });

@@ -62,6 +62,7 @@ export class DenoiserGraph implements CachedGraph {
         latentHeight: shape.latentHeight,
         latentWidth: shape.latentWidth,
         contextLength: shape.contextLength,
+        ...(shape.lastContextRowCount !== undefined ? { lastContextRowCount: shape.lastContextRowCount } : {}),
         steps: MAX_STEPS,
       }, pos);
       const sigmasBuffer = ctx.createBuffer('sigmas', (MAX_STEPS + 1) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);

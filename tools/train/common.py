@@ -27,6 +27,8 @@ DIT_HIDDEN = 64
 DIT_DEPTH = 3
 DIT_MLP_RATIO = 4.0
 DIT_POS_MAX = 8
+# Patch 1: each of the 8×8 latent cells is a token (patch 2 left 16 tokens for up to four objects).
+DIT_PATCH = 1
 CONTEXT_DIM = 64
 ADM_DIM = CLIP_L_WIDTH + CLIP_G_WIDTH
 # Resolution shift of the schedule for 8×8 latents (SD3 uses 3.0 at 128×128 latents).

@@ -184,7 +184,7 @@ def make_text_and_dit():
     ids = C.used_token_ids()
     clip_l = ClipText("l", ids, C.CLIP_L_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO)
     clip_g = ClipText("g", ids, C.CLIP_G_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO, projection=C.CLIP_G_WIDTH)
-    dit = MMDiT(C.DIT_HIDDEN, C.DIT_DEPTH, C.DIT_MLP_RATIO, C.CONTEXT_DIM, C.ADM_DIM, C.DIT_POS_MAX)
+    dit = MMDiT(C.DIT_HIDDEN, C.DIT_DEPTH, C.DIT_MLP_RATIO, C.CONTEXT_DIM, C.ADM_DIM, C.DIT_POS_MAX, patch=C.DIT_PATCH)
     return clip_l, clip_g, dit
 
 
@@ -348,9 +348,15 @@ def train_dit(a) -> None:
     elif a.init_from:
         # A warm start (see restore): the weights, and their EMA, begin where an earlier run ended;
         # the optimizer, the schedule and the data stream begin anew.
-        model.load_state_dict(torch.load(a.init_from)["model"])
+        # Tensors whose shapes changed (the patch embedding and final layer of another patch size)
+        # keep their fresh initialisation; everything else carries over.
+        own = model.state_dict()
+        init = torch.load(a.init_from)["model"]
+        kept = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
+        fresh = sorted(k for k in own if k not in kept)
+        model.load_state_dict({**own, **kept})
         ema = C.Ema(model, a.ema)
-        C.log_line(log, f"initialised from {a.init_from}")
+        C.log_line(log, f"initialised from {a.init_from}; fresh: {', '.join(fresh) if fresh else 'none'}")
     ids = C.CaptionIds()
     C.log_line(log, f"dit: hidden {C.DIT_HIDDEN} depth {C.DIT_DEPTH} mlp {C.DIT_MLP_RATIO} params {count(model.dit)}; "
                     f"clip widths L {C.CLIP_L_WIDTH} G {C.CLIP_G_WIDTH} layers {C.CLIP_LAYERS} params L {count(model.clip_l)} G {count(model.clip_g)}; "

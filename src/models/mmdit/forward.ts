@@ -24,6 +24,12 @@ export interface MmditShape {
   readonly latentHeight: number;
   readonly latentWidth: number;
   readonly contextLength: number;
+  /**
+   * How many identical context rows the last one stands for (default 1). Absent T5's zero rows
+   * stay identical through every layer, so one row, whose key counts n times in every softmax
+   * (a key bias of ln n), gives the forward of all n: DenoiserShape.lastContextRowCount.
+   */
+  readonly lastContextRowCount?: number;
   /** Rows of the per-step timestep-feature table. */
   readonly steps: number;
 }
@@ -69,6 +75,15 @@ export function mmditForward(b: GraphBuilder, w: WeightMap, c: MmditConfig, s: M
   const cond = b.tap('c', binary(b, 'add', tEmb, yEmb, 'c'));
   const siluC = unary(b, 'silu', cond, { label: 'silu(c)' });
 
+  // The collapsed rows' weight: ln n on the last context key of the joint sequence (context first).
+  const repeat = s.lastContextRowCount ?? 1;
+  let keyBias: Value | null = null;
+  if (repeat > 1) {
+    const data = new Float32Array(J);
+    data[L - 1] = Math.log(repeat);
+    keyBias = b.constant('context row counts', [J], 'f32', data);
+  }
+
   let x = b.tap('x_embed', patchEmbed(b, latent, { weight: W('x_embedder.proj.weight'), bias: W('x_embedder.proj.bias'), pos, batch: B }));
   let ctx = b.tap('context_embed', lin(context, 'context_embedder'));
 
@@ -99,6 +114,7 @@ export function mmditForward(b: GraphBuilder, w: WeightMap, c: MmditConfig, s: M
       qLen,
       kvLen: J,
       scale: 1 / Math.sqrt(c.headDim),
+      keyBias,
       label: `${pre}.attn`,
     });
     b.tap(`block${i}.attn`, o);

@@ -80,7 +80,7 @@ export function recordDenoiserPlan(config: MmditConfig, shape: DenoiserShape, fo
   const b = new GraphBuilder(caps, precision);
   const batch = shape.cfg ? 2 * shape.batch : shape.batch;
   mmditForward(b, weights, config, {
-    batch, latentBatch: shape.batch, latentHeight: shape.latentHeight, latentWidth: shape.latentWidth, contextLength: shape.contextLength, steps: MAX_STEPS,
+    batch, latentBatch: shape.batch, latentHeight: shape.latentHeight, latentWidth: shape.latentWidth, contextLength: shape.contextLength, ...(shape.lastContextRowCount !== undefined ? { lastContextRowCount: shape.lastContextRowCount } : {}), steps: MAX_STEPS,
   }, pos);
   return b;
 }

@@ -12,6 +12,12 @@ export interface DenoiserShape {
   readonly latentWidth: number;
   /** Context tokens L. */
   readonly contextLength: number;
+  /**
+   * How many identical context rows the last of the L stands for (default 1). With T5 absent its
+   * zero rows are identical, and identical rows stay so through every layer: 77 CLIP rows and one
+   * zero row counted 77 times give the forward of 154 rows with half the context work.
+   */
+  readonly lastContextRowCount?: number;
   /** Classifier-free guidance: context/pooled hold cond rows then uncond rows. */
   readonly cfg: boolean;
   /** Keep the per-layer intermediates readable (MODEL_SPEC §7 names) in `taps`. */
@@ -20,7 +26,7 @@ export interface DenoiserShape {
 
 /** The graph-cache key of a shape. */
 export function denoiserShapeKey(s: DenoiserShape): string {
-  return `${s.batch}|${s.latentHeight}|${s.latentWidth}|${s.contextLength}|${s.cfg}|${s.taps === true}`;
+  return `${s.batch}|${s.latentHeight}|${s.latentWidth}|${s.contextLength}×${s.lastContextRowCount ?? 1}|${s.cfg}|${s.taps === true}`;
 }
 
 /** MODEL_SPEC §3.7 and DESIGN §11: rejected before any GPU work, naming the value and the range. */
@@ -30,6 +36,7 @@ export function checkDenoiserShape(c: MmditConfig, s: DenoiserShape): void {
   };
   posInt('batch', s.batch, 64);
   posInt('contextLength', s.contextLength, 65536);
+  if (s.lastContextRowCount !== undefined) posInt('lastContextRowCount', s.lastContextRowCount, 65536);
   const max = c.patch * c.posEmbedMaxSize;
   for (const [name, v] of [['latentHeight', s.latentHeight], ['latentWidth', s.latentWidth]] as const) {
     if (!Number.isInteger(v) || v < c.patch || v % c.patch !== 0 || v > max) {

@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attention, seq } from '../../../src/kernels/attention.js';
 import { expectClose } from '../../reference/compare.js';
 import { randomArray } from '../../reference/random.js';
@@ -111,5 +111,46 @@ describe('attention', () => {
       return a[b * L * W + Lc * W + r] as number;
     });
     expectClose(pick(got), pick(ref), tolerance(dh), 'joint attention rows');
+  });
+
+  // A key bias of ln n on the last key is that key and its value row present n times: checked
+  // against the f64 reference on the sequence with the row really repeated (the collapsed zero T5 rows).
+  for (const variant of ['passes', 'tiled'] as const) it(`${variant} variant: a key bias of ln n equals the key repeated n times`, async () => {
+    const gpu = await testGpu();
+    const caps = { ...gpu.ctx.caps, isFallbackAdapter: variant === 'passes' };
+    const [B, L, heads, dh, n] = [2, 21, 2, 64, 77];
+    const W = heads * dh;
+    const qkv = randomArray(B * L * 3 * W, 4242, -2, 2);
+    const keyBias = new Float32Array(L);
+    keyBias[L - 1] = Math.log(n);
+    const out = await runGraph(gpu, 'attention key bias', (b) => {
+      const x = b.input('qkv', [B, L, 3 * W]);
+      const kb = b.input('keyBias', [L], 'f32');
+      b.output('o', attention(b, { q: seq(x, 0), k: seq(x, W), v: seq(x, 2 * W), batch: B, heads, headDim: dh, qLen: L, kvLen: L, scale: 0.125, keyBias: kb }));
+    }, { qkv, keyBias }, 'f32', caps);
+    const Le = L + n - 1;
+    const expanded = new Float32Array(B * Le * 3 * W);
+    for (let bi = 0; bi < B; bi++) {
+      for (let r = 0; r < Le; r++) {
+        const src = (bi * L + Math.min(r, L - 1)) * 3 * W;
+        expanded.set(qkv.subarray(src, src + 3 * W), (bi * Le + r) * 3 * W);
+      }
+    }
+    const ref = attentionRef(expanded, B, Le, heads, dh, 0.125, false);
+    const rows = Float64Array.from({ length: B * L * W }, (_, i) => {
+      const bi = Math.floor(i / (L * W));
+      return ref[bi * Le * W + (i % (L * W))] as number;
+    });
+    expectClose(out.o!, rows, tolerance(dh), 'key-biased attention');
+  });
+
+  it('refuses a full bias and a key bias together', async () => {
+    const gpu = await testGpu();
+    await expect(runGraph(gpu, 'attention both biases', (b) => {
+      const x = b.input('qkv', [1, 4, 3 * 64]);
+      const bias = b.input('bias', [1, 4, 4], 'f32');
+      const kb = b.input('keyBias', [4], 'f32');
+      attention(b, { q: seq(x, 0), k: seq(x, 64), v: seq(x, 128), batch: 1, heads: 1, headDim: 64, qLen: 4, kvLen: 4, scale: 1, bias, keyBias: kb });
+    }, {}, 'f32')).rejects.toThrow(/keyBias/);
   });
 });

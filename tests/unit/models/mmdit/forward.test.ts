@@ -85,6 +85,43 @@ describe('MM-DiT forward', () => {
     });
   }
 
+  it('one zero context row counted n times (lastContextRowCount) is the forward of n zero rows', async () => {
+    const gpu = await testGpu();
+    // Two blocks (a full one and the pre-only last one) with dual attention: every attention reads the count.
+    const c: RefConfig = { depth: 2, hidden: 64, patch: 1, inChannels: 4, outChannels: 4, posEmbedMaxSize: 4, contextDim: 16, pooledDim: 8, mlpHidden: 128, qkNorm: true, dual: [0] };
+    const tensors = tinyMmdit(c, 17);
+    const denoiser = await loadDenoiser(gpu.rt, await tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }));
+    try {
+      const [batch, h, w, clipRows, zeros] = [2, 3, 4, 5, 77];
+      const x = randomArray(batch * c.inChannels * h * w, 41, -2, 2);
+      const clip = randomArray(batch * clipRows * c.contextDim, 42);
+      const y = randomArray(batch * c.pooledDim, 43);
+      const t = [910, 250];
+      const full = new Float32Array(batch * (clipRows + zeros) * c.contextDim);
+      const short = new Float32Array(batch * (clipRows + 1) * c.contextDim);
+      for (let b = 0; b < batch; b++) {
+        const row = clip.subarray(b * clipRows * c.contextDim, (b + 1) * clipRows * c.contextDim);
+        full.set(row, b * (clipRows + zeros) * c.contextDim);
+        short.set(row, b * (clipRows + 1) * c.contextDim);
+      }
+      const graph = await denoiser.compile({ batch, latentHeight: h, latentWidth: w, contextLength: clipRows + 1, lastContextRowCount: zeros, cfg: false });
+      graph.writeLatent(x);
+      graph.writeContext(short);
+      graph.writePooled(y);
+      graph.writeTimesteps(t);
+      graph.forward(0);
+      const ref = mmditReference(stored(tensors, 'F32'), c, { x, t, context: full, y, batch, height: h, width: w, contextLength: clipRows + zeros });
+      expectClose(await readTensor(gpu.ctx, graph.output), ref.out, TOL, 'velocity with the collapsed rows', graph.output.shape);
+      // A different count is a different graph (the cache key holds it).
+      const plain = await denoiser.compile({ batch, latentHeight: h, latentWidth: w, contextLength: clipRows + 1, cfg: false });
+      expect(plain).not.toBe(graph);
+      await expect(denoiser.compile({ batch, latentHeight: h, latentWidth: w, contextLength: clipRows + 1, lastContextRowCount: 0, cfg: false })).rejects.toThrow(/lastContextRowCount/);
+      recordGpuRun('mmdit forward with collapsed zero rows');
+    } finally {
+      denoiser.dispose();
+    }
+  });
+
   it('a CFG graph reads one latent for the cond and the uncond rows', async () => {
     const gpu = await testGpu();
     const c = CASES[1]!.config;
