@@ -156,8 +156,7 @@ export function planMemoryFor(model: ResolvedModel, o: PlanMemoryOptions = {}): 
   const latentHeight = height / f.vaeScale;
   const latentWidth = width / f.vaeScale;
   const md = placeholders(m, 'mmdit', widen);
-  const { t5Tokens: _rows, ...context } = contextRows(t5 ? 77 : null, f.t5Rows);
-  const shape = { batch: images, latentHeight, latentWidth, ...context, cfg };
+  const shape = { batch: images, latentHeight, latentWidth, ...contextRows(t5 ? 77 : null, f.t5Rows).shape, cfg };
   const db = recordDenoiserPlan(f.mmdit, shape, (name) => md.weights.get(name)?.format ?? 'f32', precision, caps);
   const dg = graphBytes(db, precision);
   const tokens = (latentHeight / f.mmdit.patch) * (latentWidth / f.mmdit.patch);

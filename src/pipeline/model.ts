@@ -1,5 +1,6 @@
 import { FileFormatError, InvalidArgumentError, ManifestError } from '../errors.js';
 import type { MmditConfig } from '../models/mmdit/config.js';
+import type { DenoiserShape } from '../models/mmdit/shape.js';
 import type { VaeConfig } from '../models/vae/config.js';
 import { vaeScale } from '../models/vae/decoder.js';
 import { CLIP_G_PAD, CLIP_L_PAD, createClipTokenizer } from '../text/clip-bpe.js';
@@ -102,10 +103,10 @@ export interface ModelFacts {
 
 /** The denoiser's context rows for one generation: CLIP's 77, then T5's. */
 export interface ContextRows {
-  /** T5 rows written by the conditioning (T5's tokens, or the zero rows in its place). */
+  /** T5 rows the conditioning writes (T5's tokens, or the zero rows in its place). */
   readonly t5Tokens: number;
-  readonly contextLength: number;
-  readonly lastContextRowCount?: number;
+  /** The denoiser shape's context fields. */
+  readonly shape: Pick<DenoiserShape, 'contextLength' | 'lastContextRowCount'>;
 }
 
 /**
@@ -114,9 +115,9 @@ export interface ContextRows {
  * (DenoiserShape.lastContextRowCount) is the same forward with about half the context work.
  */
 export function contextRows(t5Tokens: number | null, t5Rows: number): ContextRows {
-  if (t5Tokens !== null) return { t5Tokens, contextLength: 77 + t5Tokens };
-  if (t5Rows <= 1) return { t5Tokens: t5Rows, contextLength: 77 + t5Rows };
-  return { t5Tokens: 1, contextLength: 78, lastContextRowCount: t5Rows };
+  if (t5Tokens !== null) return { t5Tokens, shape: { contextLength: 77 + t5Tokens } };
+  if (t5Rows <= 1) return { t5Tokens: t5Rows, shape: { contextLength: 77 + t5Rows } };
+  return { t5Tokens: 1, shape: { contextLength: 78, lastContextRowCount: t5Rows } };
 }
 
 export function modelFacts(m: ResolvedModel): ModelFacts {

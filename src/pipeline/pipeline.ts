@@ -189,8 +189,7 @@ class PipelineEngine implements Pipeline {
     const context = contextRows(this.useT5 ? Math.max(1, ...rows.map((t) => t.t5?.length ?? 0)) : null, this.facts.t5Rows);
     const latentHeight = r.height / this.facts.vaeScale;
     const latentWidth = r.width / this.facts.vaeScale;
-    const { t5Tokens, ...contextShape } = context;
-    const shape = { batch: r.images, latentHeight, latentWidth, ...contextShape, cfg };
+    const shape = { batch: r.images, latentHeight, latentWidth, ...context.shape, cfg };
     const what = `denoiser ${r.width}×${r.height}×${r.images}${cfg ? ' cfg' : ''}`;
     const compile = async (denoiser: Denoiser): Promise<DenoiserGraph> => {
       const fresh = !this.compiled.has(what + shape.contextLength);
@@ -200,7 +199,7 @@ class PipelineEngine implements Pipeline {
       this.compiled.add(what + shape.contextLength);
       return g;
     };
-    const conditioning = { contextDim: this.facts.mmdit.contextDim, absentT5Tokens: t5Tokens, signal };
+    const conditioning = { contextDim: this.facts.mmdit.contextDim, absentT5Tokens: context.t5Tokens, signal };
     const announce = (): void => {
       const encoders: ('clip_l' | 'clip_g' | 't5')[] = this.useT5 ? ['clip_l', 'clip_g', 't5'] : ['clip_l', 'clip_g'];
       for (const encoder of encoders) this.emit({ phase: 'text', encoder });
