@@ -84,7 +84,7 @@ export const attentionKernel: KernelSpec<AttentionArgs> = {
     const { t, bq, bk } = tiling(o.headDim, Math.min(16384, caps.maxComputeWorkgroupStorageSize));
     return {
       precision,
-      constants: { HEAD_DIM: o.headDim, T: t, BQ: bq, BK: bk, CAUSAL: o.causal ? 1 : 0, HAS_BIAS: biasOf(o) ? 1 : 0 },
+      constants: { HEAD_DIM: o.headDim, T: t, BQ: bq, BK: bk, CAUSAL: o.causal ? 1 : 0, HAS_BIAS: biasOf(o).value ? 1 : 0 },
     };
   },
   plan({ o, out }, v) {
@@ -95,26 +95,21 @@ export const attentionKernel: KernelSpec<AttentionArgs> = {
       [`${prefix}_stride`]: s.rowStride,
       [`${prefix}_col`]: s.col,
     });
+    const bias = biasOf(o);
     return {
-      params: { q_len: o.qLen, kv_len: o.kvLen, scale: o.scale, ...p('q', o.q), ...p('k', o.k), ...p('v', o.v), ...p('o', out), ...biasParams(o) },
+      params: { q_len: o.qLen, kv_len: o.kvLen, scale: o.scale, ...p('q', o.q), ...p('k', o.k), ...p('v', o.v), ...p('o', out), bias_head_stride: bias.headStride, bias_row_stride: bias.rowStride },
       workgroups: [Math.ceil(o.qLen / bq), o.heads, o.batch],
     };
   },
 };
 
-/** The bias operand, full or per key. */
-function biasOf(o: AttentionOptions): Value | GpuTensor | null {
-  return o.bias ?? o.keyBias ?? null;
-}
-
-/** bias[head, query, key] is at head·headStride + query·rowStride + key; a key bias broadcasts. */
-function biasStrides(o: AttentionOptions): { headStride: number; rowStride: number } {
-  return o.keyBias ? { headStride: 0, rowStride: 0 } : { headStride: o.qLen * o.kvLen, rowStride: o.kvLen };
-}
-
-function biasParams(o: AttentionOptions): { bias_head_stride: number; bias_row_stride: number } {
-  const s = biasStrides(o);
-  return { bias_head_stride: s.headStride, bias_row_stride: s.rowStride };
+/**
+ * The bias operand and where bias[head, query, key] is in it: head·headStride + query·rowStride +
+ * key. A full bias is `[heads, qLen, kvLen]`; a key bias broadcasts (zero strides).
+ */
+function biasOf(o: AttentionOptions): { value: Value | GpuTensor | null; headStride: number; rowStride: number } {
+  if (o.keyBias) return { value: o.keyBias, headStride: 0, rowStride: 0 };
+  return { value: o.bias ?? null, headStride: o.qLen * o.kvLen, rowStride: o.kvLen };
 }
 
 /** Whether the three-pass variant fits (vec4 rows and head dims) and should run: CPU emulation. */
@@ -138,21 +133,22 @@ export function attention(b: GraphBuilder, o: AttentionOptions): Value {
   if (o.bias && o.keyBias) throw new InvalidArgumentError('attention keyBias', 'absent when a full bias is given', 'both');
   const width = o.heads * o.headDim;
   const out = o.out ?? { value: b.temp([o.batch, o.qLen, width], o.label ?? 'attention'), rowsPerBatch: o.qLen, rowOffset: 0, rowStride: width, col: 0 };
+  const bias = biasOf(o);
   if (usePasses(o, out, b.caps.isFallbackAdapter)) {
     const rows = ({ rowsPerBatch, rowOffset, rowStride, col }: SeqOperand) => ({ rowsPerBatch, rowOffset, rowStride, col });
     attentionPasses(
       b,
       {
         batch: o.batch, heads: o.heads, headDim: o.headDim, qLen: o.qLen, kvLen: o.kvLen, scale: o.scale,
-        causal: Boolean(o.causal), hasBias: biasOf(o) !== null, biasHeadStride: biasStrides(o).headStride, biasRowStride: biasStrides(o).rowStride,
+        causal: Boolean(o.causal), hasBias: bias.value !== null, biasHeadStride: bias.headStride, biasRowStride: bias.rowStride,
         q: rows(o.q), k: rows(o.k), v: rows(o.v), out: rows(out),
       },
-      { q: o.q.value, k: o.k.value, v: o.v.value, bias: biasOf(o), out: out.value },
+      { q: o.q.value, k: o.k.value, v: o.v.value, bias: bias.value, out: out.value },
       o.label ?? 'attention',
     );
     return out.value;
   }
-  const bindings: Operand[] = [o.q.value, o.k.value, o.v.value, biasOf(o), out.value];
+  const bindings: Operand[] = [o.q.value, o.k.value, o.v.value, bias.value, out.value];
   b.dispatch(attentionKernel, { o, out }, bindings, o.label ?? 'attention');
   return out.value;
 }

@@ -123,12 +123,15 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
       start.run(0);
       await queue.onSubmittedWorkDone();
     }
+    // An abort is honoured between steps: what was submitted is awaited (buffers quiescent, the
+    // graph usable), no step is reported once the abort is seen, and its reason is thrown.
+    const stop = async (): Promise<void> => {
+      await queue.onSubmittedWorkDone();
+      o.signal?.throwIfAborted();
+    };
     let previous: Promise<undefined> | null = null;
     for (let i = 0; i < steps; i++) {
-      if (o.signal?.aborted) {
-        await queue.onSubmittedWorkDone();
-        o.signal.throwIfAborted();
-      }
+      if (o.signal?.aborted) await stop();
       graph.assertLive();
       const encoder = ctx.device.createCommandEncoder();
       const pass = encoder.beginComputePass();
@@ -147,18 +150,15 @@ export async function sample(graph: DenoiserGraph, o: SampleOptions): Promise<Gp
       }
       if (previous) {
         await previous;
-        // An abort that landed while step i − 1 ran ends the run here: step i is in flight, so
-        // it is awaited, and no further progress is reported after the abort.
-        if (o.signal?.aborted) {
-          await done;
-          o.signal.throwIfAborted();
-        }
+        // An abort that landed while step i − 1 ran: step i, in flight, is awaited, not reported.
+        if (o.signal?.aborted) await stop();
         o.onStep?.(i - 1);
       }
       previous = done;
     }
     if (previous) {
       await previous;
+      if (o.signal?.aborted) await stop();
       o.onStep?.(steps - 1);
     }
     ctx.assertUsable();

@@ -11,6 +11,7 @@ import { ClipTextEncoder } from '../../src/runtime/clip.js';
 import { loadDenoiser } from '../../src/runtime/denoiser.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { Vae } from '../../src/runtime/vae.js';
+import { contextRows } from '../../src/pipeline/model.js';
 import { GpuContext } from '../../src/gpu/device.js';
 import { PipelineCache } from '../../src/shader/pipeline-cache.js';
 import { createNodeGpu } from '../../src/node/dawn.js';
@@ -40,9 +41,10 @@ async function timed<T>(runs: number, f: () => Promise<T>): Promise<number> {
 
 const denoiser = await loadDenoiser(new Runtime(ctx, { pipelines: cache }), source);
 const c = denoiser.config;
-// As the pipeline runs a model without T5: 77 CLIP rows and one zero row counted 77 times.
-const graph = await denoiser.compile({ batch: images, latentHeight: 8, latentWidth: 8, contextLength: 78, lastContextRowCount: 77, cfg: true });
-graph.writeContext(new Float32Array(2 * images * 78 * c.contextDim).map(() => Math.random() - 0.5));
+// The context the pipeline gives a model without T5 (77 CLIP rows, one zero row counted 77 times).
+const context = contextRows(null, 77).shape;
+const graph = await denoiser.compile({ batch: images, latentHeight: 8, latentWidth: 8, ...context, cfg: true });
+graph.writeContext(new Float32Array(2 * images * context.contextLength * c.contextDim).map(() => Math.random() - 0.5));
 graph.writePooled(new Float32Array(2 * images * c.pooledDim).map(() => Math.random() - 0.5));
 graph.writeLatent(new Float32Array(images * 16 * 64).map(() => Math.random() - 0.5));
 graph.writeTimesteps(500);
