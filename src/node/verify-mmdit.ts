@@ -71,6 +71,7 @@ function fits(config: MmditConfig, record: Readonly<Record<string, unknown>> | u
   return (
     record['depth'] === config.depth &&
     record['hidden'] === config.hidden &&
+    (record['head_dim'] ?? config.headDim) === config.headDim &&
     record['patch'] === config.patch &&
     record['pos_embed_max_size'] === config.posEmbedMaxSize &&
     record['context_dim'] === config.contextDim &&
@@ -83,7 +84,7 @@ function fits(config: MmditConfig, record: Readonly<Record<string, unknown>> | u
 }
 
 function describeMmdit(config: MmditConfig): string {
-  return `an MM-DiT of depth ${config.depth}, hidden ${config.hidden}, patch ${config.patch}, pos_embed_max_size ${config.posEmbedMaxSize}, ` +
+  return `an MM-DiT of depth ${config.depth}, hidden ${config.hidden}, head_dim ${config.headDim}, patch ${config.patch}, pos_embed_max_size ${config.posEmbedMaxSize}, ` +
     `context_dim ${config.contextDim}, adm_dim ${config.pooledDim}, qk_norm ${config.qkNorm ? 'rms' : 'none'}, ` +
     `x_block_self_attn_layers [${config.dualAttentionLayers.join(', ')}]`;
 }

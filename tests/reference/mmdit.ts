@@ -17,6 +17,8 @@ export interface RefConfig {
   readonly mlpHidden: number;
   readonly qkNorm: boolean;
   readonly dual: readonly number[];
+  /** Head width; 64 (every release) unless given. */
+  readonly headDim?: number;
 }
 
 export type RefWeights = ReadonlyMap<string, Float64Array | Float32Array>;
@@ -71,31 +73,31 @@ function lnMod(s: Vec, B: number, T: number, H: number, m: Vec, mw: number, shif
   return out;
 }
 
-function rmsHeads(x: Vec, rows: number, H: number, g: Float64Array | Float32Array): Vec {
+function rmsHeads(x: Vec, rows: number, H: number, g: Float64Array | Float32Array, dh: number): Vec {
   const out = new Float64Array(x.length);
   for (let r = 0; r < rows; r++) {
-    for (let h0 = 0; h0 < H; h0 += 64) {
+    for (let h0 = 0; h0 < H; h0 += dh) {
       let ms = 0;
-      for (let d = 0; d < 64; d++) ms += (x[r * H + h0 + d] as number) ** 2;
-      const inv = 1 / Math.sqrt(ms / 64 + EPS);
-      for (let d = 0; d < 64; d++) out[r * H + h0 + d] = (x[r * H + h0 + d] as number) * inv * (g[d] as number);
+      for (let d = 0; d < dh; d++) ms += (x[r * H + h0 + d] as number) ** 2;
+      const inv = 1 / Math.sqrt(ms / dh + EPS);
+      for (let d = 0; d < dh; d++) out[r * H + h0 + d] = (x[r * H + h0 + d] as number) * inv * (g[d] as number);
     }
   }
   return out;
 }
 
 /** Softmax attention per head over [B, S, H] q, k, v. */
-function attend(q: Vec, k: Vec, v: Vec, B: number, S: number, H: number): Vec {
+function attend(q: Vec, k: Vec, v: Vec, B: number, S: number, H: number, dh: number): Vec {
   const out = new Float64Array(B * S * H);
   const scores = new Float64Array(S);
   for (let b = 0; b < B; b++) {
-    for (let h0 = 0; h0 < H; h0 += 64) {
+    for (let h0 = 0; h0 < H; h0 += dh) {
       for (let i = 0; i < S; i++) {
         let max = -Infinity;
         for (let j = 0; j < S; j++) {
           let dot = 0;
-          for (let d = 0; d < 64; d++) dot += (q[(b * S + i) * H + h0 + d] as number) * (k[(b * S + j) * H + h0 + d] as number);
-          scores[j] = dot / 8;
+          for (let d = 0; d < dh; d++) dot += (q[(b * S + i) * H + h0 + d] as number) * (k[(b * S + j) * H + h0 + d] as number);
+          scores[j] = dot / Math.sqrt(dh);
           max = Math.max(max, scores[j] as number);
         }
         let sum = 0;
@@ -103,7 +105,7 @@ function attend(q: Vec, k: Vec, v: Vec, B: number, S: number, H: number): Vec {
           scores[j] = Math.exp((scores[j] as number) - max);
           sum += scores[j] as number;
         }
-        for (let d = 0; d < 64; d++) {
+        for (let d = 0; d < dh; d++) {
           let acc = 0;
           for (let j = 0; j < S; j++) acc += (scores[j] as number) * (v[(b * S + j) * H + h0 + d] as number);
           out[(b * S + i) * H + h0 + d] = acc / sum;
@@ -126,8 +128,8 @@ function qkvOf(ws: RefWeights, c: RefConfig, name: string, a: Vec, B: number, T:
   let q: Vec = split(0);
   let k: Vec = split(1);
   if (c.qkNorm) {
-    q = rmsHeads(q, B * T, H, w(ws, `${name}.ln_q.weight`));
-    k = rmsHeads(k, B * T, H, w(ws, `${name}.ln_k.weight`));
+    q = rmsHeads(q, B * T, H, w(ws, `${name}.ln_q.weight`), c.headDim ?? 64);
+    k = rmsHeads(k, B * T, H, w(ws, `${name}.ln_k.weight`), c.headDim ?? 64);
   }
   return [q, k, split(2)];
 }
@@ -214,7 +216,7 @@ export function mmditReference(ws: RefWeights, c: RefConfig, inp: RefInputs): { 
     const [cmw, xmw] = [cm.length / B, xm.length / B];
     const [qc, kc, vc] = qkvOf(ws, c, `${pre}.context_block.attn`, lnMod(ctx, B, L, H, cm, cmw, 0, 1), B, L);
     const [qx, kx, vx] = qkvOf(ws, c, `${pre}.x_block.attn`, lnMod(x, B, N, H, xm, xmw, 0, 1), B, N);
-    const o = attend(join(qc, qx, B, L, N, H), join(kc, kx, B, L, N, H), join(vc, vx, B, L, N, H), B, L + N, H);
+    const o = attend(join(qc, qx, B, L, N, H), join(kc, kx, B, L, N, H), join(vc, vx, B, L, N, H), B, L + N, H, c.headDim ?? 64);
     int.set(`block${i}.attn`, o);
     if (!last) {
       const c1 = gated(ctx, lin(ws, `${pre}.context_block.attn.proj`, rowsOf(o, B, L + N, 0, L, H), B * L, H), B, L, H, cm, cmw, 2);
@@ -225,7 +227,7 @@ export function mmditReference(ws: RefWeights, c: RefConfig, inp: RefInputs): { 
     let x1 = gated(x, lin(ws, `${pre}.x_block.attn.proj`, rowsOf(o, B, L + N, L, N, H), B * N, H), B, N, H, xm, xmw, 2);
     if (dual) {
       const [q2, k2, v2] = qkvOf(ws, c, `${pre}.x_block.attn2`, lnMod(x, B, N, H, xm, xmw, 6, 7), B, N);
-      const o2 = attend(q2, k2, v2, B, N, H);
+      const o2 = attend(q2, k2, v2, B, N, H, c.headDim ?? 64);
       int.set(`block${i}.attn2`, o2);
       x1 = gated(x1, lin(ws, `${pre}.x_block.attn2.proj`, o2, B * N, H), B, N, H, xm, xmw, 8);
     }

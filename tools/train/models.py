@@ -80,58 +80,68 @@ class RMSNorm(nn.Module):
 class Attn(nn.Module):
     """Fused qkv; `pre_only` (the last context block) has no output projection."""
 
-    def __init__(self, hidden: int, qk_norm: bool, pre_only: bool):
+    def __init__(self, hidden: int, qk_norm: bool, pre_only: bool, head_dim: int = 64):
         super().__init__()
+        self.head_dim = head_dim
         self.qkv = nn.Linear(hidden, 3 * hidden)
         if not pre_only:
             self.proj = nn.Linear(hidden, hidden)
         if qk_norm:
-            self.ln_q = RMSNorm(64)
-            self.ln_k = RMSNorm(64)
+            self.ln_q = RMSNorm(head_dim)
+            self.ln_k = RMSNorm(head_dim)
         self.qk_norm = qk_norm
 
     def qkv_heads(self, x):
         b, n, _ = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, -1, 64).unbind(2)  # [b, n, heads, 64]
+        q, k, v = self.qkv(x).reshape(b, n, 3, -1, self.head_dim).unbind(2)  # [b, n, heads, dh]
         if self.qk_norm:
             q, k = self.ln_q(q), self.ln_k(k)
         return q, k, v
 
 
 class StreamBlock(nn.Module):
-    def __init__(self, hidden: int, mlp_hidden: int, qk_norm: bool, pre_only: bool):
+    def __init__(self, hidden: int, mlp_hidden: int, qk_norm: bool, pre_only: bool, head_dim: int = 64, dual: bool = False):
         super().__init__()
-        self.pre_only = pre_only
-        n = 2 if pre_only else 6
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, n * hidden))
-        self.attn = Attn(hidden, qk_norm, pre_only)
+        self.pre_only, self.dual = pre_only, dual
+        self.chunks = 2 if pre_only else 9 if dual else 6
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, self.chunks * hidden))
+        self.attn = Attn(hidden, qk_norm, pre_only, head_dim)
+        if dual:
+            # MMDiT-X (SD3.5-Medium): a second self-attention over the image tokens only.
+            self.attn2 = Attn(hidden, qk_norm, False, head_dim)
         if not pre_only:
             self.mlp = Mlp(hidden, mlp_hidden)
 
     def pre(self, x, c):
-        m = self.adaLN_modulation(c).chunk(2 if self.pre_only else 6, dim=-1)
-        q, k, v = self.attn.qkv_heads(modulate(layer_norm(x), m[0], m[1]))
+        m = self.adaLN_modulation(c).chunk(self.chunks, dim=-1)
+        u = layer_norm(x)
+        q, k, v = self.attn.qkv_heads(modulate(u, m[0], m[1]))
+        if self.dual:
+            m = (*m, u)
         return (q, k, v), m
 
     def post(self, x, o, m):
         x = x + m[2][:, None, :] * self.attn.proj(o)
+        if self.dual:
+            q2, k2, v2 = self.attn2.qkv_heads(modulate(m[9], m[6], m[7]))
+            x = x + m[8][:, None, :] * self.attn2.proj(joint_attention(q2, k2, v2))
         return x + m[5][:, None, :] * self.mlp(modulate(layer_norm(x), m[3], m[4]))
 
 
 def joint_attention(q, k, v, logit_bias=None):
-    """softmax(q·kᵀ/8 + bias)·v over the concatenated tokens; [b, n, heads, 64] in and out."""
+    """softmax(q·kᵀ/√dh + bias)·v over the concatenated tokens; [b, n, heads, dh] in and out."""
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))
-    s = q @ k.transpose(-1, -2) / 8.0
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
     if logit_bias is not None:
         s = s + logit_bias
     return (s.softmax(-1) @ v).transpose(1, 2).flatten(2)
 
 
 class JointBlock(nn.Module):
-    def __init__(self, hidden: int, mlp_hidden: int, qk_norm: bool, last: bool):
+    def __init__(self, hidden: int, mlp_hidden: int, qk_norm: bool, last: bool, head_dim: int = 64, dual: bool = False):
         super().__init__()
-        self.context_block = StreamBlock(hidden, mlp_hidden, qk_norm, pre_only=last)
-        self.x_block = StreamBlock(hidden, mlp_hidden, qk_norm, pre_only=False)
+        self.context_block = StreamBlock(hidden, mlp_hidden, qk_norm, pre_only=last, head_dim=head_dim)
+        self.x_block = StreamBlock(hidden, mlp_hidden, qk_norm, pre_only=False, head_dim=head_dim, dual=dual)
 
     def forward(self, ctx, x, c, logit_bias):
         (cq, ck, cv), cm = self.context_block.pre(ctx, c)
@@ -174,9 +184,11 @@ class PatchEmbed(nn.Module):
 
 class MMDiT(nn.Module):
     def __init__(self, hidden=64, depth=3, mlp_ratio=4.0, context_dim=64, adm_dim=64, pos_embed_max_size=8,
-                 patch=2, channels=16, qk_norm=True):
+                 patch=2, channels=16, qk_norm=True, head_dim=64, dual_layers=()):
         super().__init__()
-        assert hidden % 64 == 0
+        # SD3's heads are 64 wide; a narrower head is read back from ln_q's length (QK-norm only).
+        assert hidden % head_dim == 0 and (head_dim == 64 or qk_norm)
+        self.head_dim = head_dim
         self.hidden, self.depth, self.patch, self.channels, self.M = hidden, depth, patch, channels, pos_embed_max_size
         self.x_embedder = PatchEmbed(channels, hidden, patch)
         # SD3's fixed sin-cos table; stored in the checkpoint, not trained.
@@ -185,7 +197,7 @@ class MMDiT(nn.Module):
         self.y_embedder = Embedder(adm_dim, hidden)
         self.context_embedder = nn.Linear(context_dim, hidden)
         mlp_hidden = int(hidden * mlp_ratio)
-        self.joint_blocks = nn.ModuleList([JointBlock(hidden, mlp_hidden, qk_norm, last=(i == depth - 1)) for i in range(depth)])
+        self.joint_blocks = nn.ModuleList([JointBlock(hidden, mlp_hidden, qk_norm, last=(i == depth - 1), head_dim=head_dim, dual=i in dual_layers) for i in range(depth)])
         self.final_layer = FinalLayer(hidden, patch * patch * channels)
         self.init_weights()
 

@@ -184,7 +184,8 @@ def make_text_and_dit():
     ids = C.used_token_ids()
     clip_l = ClipText("l", ids, C.CLIP_L_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO)
     clip_g = ClipText("g", ids, C.CLIP_G_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO, projection=C.CLIP_G_WIDTH)
-    dit = MMDiT(C.DIT_HIDDEN, C.DIT_DEPTH, C.DIT_MLP_RATIO, C.CONTEXT_DIM, C.ADM_DIM, C.DIT_POS_MAX, patch=C.DIT_PATCH)
+    dit = MMDiT(C.DIT_HIDDEN, C.DIT_DEPTH, C.DIT_MLP_RATIO, C.CONTEXT_DIM, C.ADM_DIM, C.DIT_POS_MAX, patch=C.DIT_PATCH, head_dim=C.DIT_HEAD_DIM,
+                dual_layers=C.DIT_DUAL_LAYERS)
     return clip_l, clip_g, dit
 
 
@@ -349,14 +350,21 @@ def train_dit(a) -> None:
         # A warm start (see restore): the weights, and their EMA, begin where an earlier run ended;
         # the optimizer, the schedule and the data stream begin anew.
         # Tensors whose shapes changed (the patch embedding and final layer of another patch size)
-        # keep their fresh initialisation; everything else carries over.
+        # keep their fresh initialisation; everything else carries over. A tensor that only grew
+        # along its first dimension (the 6 → 9 adaLN chunks of a block that gains MMDiT-X's second
+        # attention) keeps the old rows and the fresh (zero) new ones, so the block starts as it was.
         own = model.state_dict()
         init = torch.load(a.init_from)["model"]
         kept = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
+        for k, v in init.items():
+            if k in own and k not in kept and v.ndim == own[k].ndim and v.shape[1:] == own[k].shape[1:] and v.shape[0] < own[k].shape[0]:
+                kept[k] = torch.cat([v, own[k][v.shape[0]:]])
+        grown = sorted(k for k in kept if kept[k].shape != init[k].shape)
         fresh = sorted(k for k in own if k not in kept)
         model.load_state_dict({**own, **kept})
         ema = C.Ema(model, a.ema)
-        C.log_line(log, f"initialised from {a.init_from}; fresh: {', '.join(fresh) if fresh else 'none'}")
+        C.log_line(log, f"initialised from {a.init_from}; fresh: {', '.join(fresh) if fresh else 'none'}; "
+                        f"grown (old rows kept): {', '.join(grown) if grown else 'none'}")
     ids = C.CaptionIds()
     C.log_line(log, f"dit: hidden {C.DIT_HIDDEN} depth {C.DIT_DEPTH} mlp {C.DIT_MLP_RATIO} params {count(model.dit)}; "
                     f"clip widths L {C.CLIP_L_WIDTH} G {C.CLIP_G_WIDTH} layers {C.CLIP_LAYERS} params L {count(model.clip_l)} G {count(model.clip_g)}; "

@@ -80,9 +80,9 @@ def to_original(component: str, canonical: dict[str, tuple[np.ndarray, str]]) ->
     if component == "mmdit":
         for n, (v, f) in canonical.items():
             if n.endswith(".ln_qk.weight"):
-                base = n[: -len(".ln_qk.weight")]
-                out[f"model.diffusion_model.{base}.ln_q.weight"] = (v[:64], f)
-                out[f"model.diffusion_model.{base}.ln_k.weight"] = (v[64:], f)
+                base, half = n[: -len(".ln_qk.weight")], v.shape[0] // 2  # ln_q ‖ ln_k, one head each
+                out[f"model.diffusion_model.{base}.ln_q.weight"] = (v[:half], f)
+                out[f"model.diffusion_model.{base}.ln_k.weight"] = (v[half:], f)
             else:
                 out[f"model.diffusion_model.{n}"] = (v, f)
     elif component in ("clip_l", "clip_g"):
@@ -337,10 +337,10 @@ def main() -> None:
             "clip_g_tiny": clip_cfg("clip_g", "gelu", True, C.CLIP_G_WIDTH),
             "cond_tiny": {"arch": "sd3_conditioning", "clip_l_width": C.CLIP_L_WIDTH, "clip_g_width": C.CLIP_G_WIDTH,
                           "context_dim": C.CONTEXT_DIM, "t5_absent_rows": 77, "layout": "reference"},
-            "mmdit_tiny": {"depth": mm["depth"], "hidden": mm["hidden"], "heads": mm["heads"], "head_dim": 64, "patch": mm["patch"],
+            "mmdit_tiny": {"depth": mm["depth"], "hidden": mm["hidden"], "heads": mm["heads"], "head_dim": mm["headDim"], "patch": mm["patch"],
                            "in_channels": 16, "out_channels": 16, "pos_embed_max_size": mm["posEmbedMaxSize"],
                            "context_dim": mm["contextDim"], "adm_dim": mm["pooledDim"], "qk_norm": "rms" if mm["qkNorm"] else None,
-                           "x_block_self_attn_layers": [], "mlp_ratio": mm["mlpHidden"] / mm["hidden"], "layout": "original",
+                           "x_block_self_attn_layers": mm["dualAttentionLayers"], "mlp_ratio": mm["mlpHidden"] / mm["hidden"], "layout": "original",
                            "weights": "weights.safetensors", "weights_dtype": "F16"},
             "vae_tiny": {"arch": "sd3_vae", "block_out_channels": list(vcfg["channels"]), "encoder_blocks": vcfg["encoderBlocks"],
                          "decoder_blocks": vcfg["decoderBlocks"], "latent_channels": 16, "in_channels": 3, "out_channels": 3,

@@ -26,7 +26,11 @@ export interface MmditConfig {
   readonly dualAttentionLayers: readonly number[];
 }
 
-/** Fixed by the architecture (MODEL_SPEC §2): heads are 64 wide, hidden = 64·heads. */
+/**
+ * The head width of every release (MODEL_SPEC §2): hidden = 64·heads. A checkpoint without QK-norm
+ * carries no head width, so it gets this one; with QK-norm, the norm's scale is one head wide, and
+ * the width is read from it (a configuration choice, as in diffusers' `attention_head_dim`).
+ */
 export const HEAD_DIM = 64;
 
 type Infos = ReadonlyMap<string, TensorInfo>;
@@ -62,8 +66,10 @@ export function deriveMmditConfig(tensors: Infos): MmditConfig {
   // this is MODEL_SPEC §2's value, and in a damaged one the odd tensor out is the one reported.
   const hidden = modeOf(tensors, /^joint_blocks\.\d+\.(context|x)_block\.attn\.qkv\.weight$/, 1) ?? (pe[0] as number);
   const mlpHidden = modeOf(tensors, /^joint_blocks\.\d+\.(context|x)_block\.mlp\.fc1\.weight$/, 0) ?? need(tensors, 'joint_blocks.0.x_block.mlp.fc1.weight', 2)[0] as number;
-  if (hidden % HEAD_DIM !== 0) {
-    throw new CheckpointError('joint_blocks.0.x_block.attn.qkv.weight', `hidden width must be a multiple of the head width ${HEAD_DIM}`, '[3H, H] with H = 64·heads', String(hidden));
+  const qkNorm = tensors.has('joint_blocks.0.context_block.attn.ln_qk.weight');
+  const headDim = qkNorm ? headDimOfNorm(need(tensors, 'joint_blocks.0.context_block.attn.ln_qk.weight', 1)[0] as number) : HEAD_DIM;
+  if (hidden % headDim !== 0) {
+    throw new CheckpointError('joint_blocks.0.x_block.attn.qkv.weight', `hidden width must be a multiple of the head width ${headDim}`, `[3H, H] with H = ${headDim}·heads`, String(hidden));
   }
   const finalRows = need(tensors, 'final_layer.linear.weight', 2)[0] as number;
   if (finalRows % (patch * patch) !== 0) {
@@ -78,8 +84,8 @@ export function deriveMmditConfig(tensors: Infos): MmditConfig {
   if (frequencyDim % 2 !== 0) throw new CheckpointError('t_embedder.mlp.0.weight', 'timestep feature width must be even', '[H, 2k]', String(frequencyDim));
   return {
     hidden,
-    heads: hidden / HEAD_DIM,
-    headDim: HEAD_DIM,
+    heads: hidden / headDim,
+    headDim,
     depth,
     patch,
     inChannels,
@@ -89,9 +95,17 @@ export function deriveMmditConfig(tensors: Infos): MmditConfig {
     pooledDim: need(tensors, 'y_embedder.mlp.0.weight', 2)[1] as number,
     mlpHidden,
     frequencyDim,
-    qkNorm: tensors.has('joint_blocks.0.context_block.attn.ln_qk.weight'),
+    qkNorm,
     dualAttentionLayers: [...dual].sort((a, b) => a - b),
   };
+}
+
+/** ln_q ‖ ln_k is two heads wide; the head width must be even so that q and k split evenly. */
+function headDimOfNorm(length: number): number {
+  if (length < 2 || length % 2 !== 0) {
+    throw new CheckpointError('joint_blocks.0.context_block.attn.ln_qk.weight', 'QK-norm scales must be ln_q ‖ ln_k, one head wide each', '[2·head width]', String(length));
+  }
+  return length / 2;
 }
 
 /** The most common size of dimension `dim` among rank-2 tensors whose names match (ties: first seen). */
@@ -133,7 +147,7 @@ export function expectedTensors(c: MmditConfig): Map<string, readonly number[]> 
       const preOnly = stream === 'context_block' && i === c.depth - 1;
       linear(`${s}.adaLN_modulation.1`, modulationChunks(c, i, stream) * H, H);
       linear(`${s}.attn.qkv`, 3 * H, H);
-      if (c.qkNorm) out.set(`${s}.attn.ln_qk.weight`, [2 * HEAD_DIM]);
+      if (c.qkNorm) out.set(`${s}.attn.ln_qk.weight`, [2 * c.headDim]);
       if (preOnly) continue;
       linear(`${s}.attn.proj`, H, H);
       linear(`${s}.mlp.fc1`, F, H);
@@ -142,7 +156,7 @@ export function expectedTensors(c: MmditConfig): Map<string, readonly number[]> 
     if (c.dualAttentionLayers.includes(i)) {
       linear(`joint_blocks.${i}.x_block.attn2.qkv`, 3 * H, H);
       linear(`joint_blocks.${i}.x_block.attn2.proj`, H, H);
-      if (c.qkNorm) out.set(`joint_blocks.${i}.x_block.attn2.ln_qk.weight`, [2 * HEAD_DIM]);
+      if (c.qkNorm) out.set(`joint_blocks.${i}.x_block.attn2.ln_qk.weight`, [2 * c.headDim]);
     }
   }
   linear('final_layer.adaLN_modulation.1', 2 * H, H);

@@ -49,6 +49,11 @@ const CASES: Case[] = [
     config: { depth: 3, hidden: 64, patch: 3, inChannels: 2, outChannels: 2, posEmbedMaxSize: 4, contextDim: 16, pooledDim: 8, mlpHidden: 128, qkNorm: true, dual: [] },
     layout: 'original', dtype: 'BF16', batch: 3, height: 9, width: 6, contextLength: 2,
   },
+  {
+    title: 'depth 2, four heads of 16 (head width read from QK-norm), dual attention, patch 1, diffusers F32',
+    config: { depth: 2, hidden: 64, patch: 1, inChannels: 3, outChannels: 3, posEmbedMaxSize: 4, contextDim: 12, pooledDim: 6, mlpHidden: 96, qkNorm: true, dual: [0], headDim: 16 },
+    layout: 'diffusers', dtype: 'F32', batch: 2, height: 3, width: 4, contextLength: 4,
+  },
 ];
 
 describe('MM-DiT forward', () => {

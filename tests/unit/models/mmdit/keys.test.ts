@@ -39,6 +39,18 @@ describe('MM-DiT canonical keys and configuration', () => {
     });
   });
 
+  it('reads the head width from the QK-norm scales: four heads of 16 at hidden 64', async () => {
+    const narrow = { ...CONFIG, hidden: 64, headDim: 16 };
+    const c = canonicalizeMmdit(await tinySafetensors(tinyMmdit(narrow), { prefix: ORIGINAL_PREFIX }));
+    expect(c.config).toMatchObject({ hidden: 64, heads: 4, headDim: 16, qkNorm: true });
+  });
+
+  it('a QK-norm scale whose halves are not one head of a whole split is a CheckpointError', async () => {
+    const bad = { ...CONFIG, hidden: 64, headDim: 24 };
+    const e = await errorOf(tinySafetensors(tinyMmdit(bad), { prefix: ORIGINAL_PREFIX }));
+    expect(e.message).toMatch(/multiple of the head width 24/);
+  });
+
   it('fuses ln_q ‖ ln_k into one canonical QK-norm tensor', async () => {
     const tensors = tinyMmdit(CONFIG);
     const c = canonicalizeMmdit(await tinySafetensors(tensors, { prefix: ORIGINAL_PREFIX }));

@@ -15,6 +15,7 @@ export interface TinyTensor {
 /** Tensors under their original names without prefix (ln_q / ln_k separate). */
 export function tinyMmdit(c: RefConfig, seed = 1): Map<string, TinyTensor> {
   const H = c.hidden;
+  const dh = c.headDim ?? 64;
   const out = new Map<string, TinyTensor>();
   let s = seed;
   const add = (name: string, shape: number[], scale: number, offset = 0) =>
@@ -39,8 +40,8 @@ export function tinyMmdit(c: RefConfig, seed = 1): Map<string, TinyTensor> {
       lin(`${p}.adaLN_modulation.1`, chunks * H, H, 0.5);
       lin(`${p}.attn.qkv`, 3 * H, H);
       if (c.qkNorm) {
-        add(`${p}.attn.ln_q.weight`, [64], 0.3, 1);
-        add(`${p}.attn.ln_k.weight`, [64], 0.3, 1);
+        add(`${p}.attn.ln_q.weight`, [dh], 0.3, 1);
+        add(`${p}.attn.ln_k.weight`, [dh], 0.3, 1);
       }
       if (preOnly) continue;
       lin(`${p}.attn.proj`, H, H);
@@ -52,8 +53,8 @@ export function tinyMmdit(c: RefConfig, seed = 1): Map<string, TinyTensor> {
       lin(`${p}.qkv`, 3 * H, H);
       lin(`${p}.proj`, H, H);
       if (c.qkNorm) {
-        add(`${p}.ln_q.weight`, [64], 0.3, 1);
-        add(`${p}.ln_k.weight`, [64], 0.3, 1);
+        add(`${p}.ln_q.weight`, [dh], 0.3, 1);
+        add(`${p}.ln_k.weight`, [dh], 0.3, 1);
       }
     }
   }
