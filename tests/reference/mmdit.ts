@@ -21,6 +21,9 @@ export interface RefConfig {
   readonly headDim?: number;
 }
 
+/** Head width of a configuration (64, every release's, unless given). */
+const headDimOf = (c: RefConfig): number => c.headDim ?? 64;
+
 export type RefWeights = ReadonlyMap<string, Float64Array | Float32Array>;
 type Vec = Float64Array;
 const EPS = 1e-6;
@@ -128,8 +131,8 @@ function qkvOf(ws: RefWeights, c: RefConfig, name: string, a: Vec, B: number, T:
   let q: Vec = split(0);
   let k: Vec = split(1);
   if (c.qkNorm) {
-    q = rmsHeads(q, B * T, H, w(ws, `${name}.ln_q.weight`), c.headDim ?? 64);
-    k = rmsHeads(k, B * T, H, w(ws, `${name}.ln_k.weight`), c.headDim ?? 64);
+    q = rmsHeads(q, B * T, H, w(ws, `${name}.ln_q.weight`), headDimOf(c));
+    k = rmsHeads(k, B * T, H, w(ws, `${name}.ln_k.weight`), headDimOf(c));
   }
   return [q, k, split(2)];
 }
@@ -216,7 +219,7 @@ export function mmditReference(ws: RefWeights, c: RefConfig, inp: RefInputs): { 
     const [cmw, xmw] = [cm.length / B, xm.length / B];
     const [qc, kc, vc] = qkvOf(ws, c, `${pre}.context_block.attn`, lnMod(ctx, B, L, H, cm, cmw, 0, 1), B, L);
     const [qx, kx, vx] = qkvOf(ws, c, `${pre}.x_block.attn`, lnMod(x, B, N, H, xm, xmw, 0, 1), B, N);
-    const o = attend(join(qc, qx, B, L, N, H), join(kc, kx, B, L, N, H), join(vc, vx, B, L, N, H), B, L + N, H, c.headDim ?? 64);
+    const o = attend(join(qc, qx, B, L, N, H), join(kc, kx, B, L, N, H), join(vc, vx, B, L, N, H), B, L + N, H, headDimOf(c));
     int.set(`block${i}.attn`, o);
     if (!last) {
       const c1 = gated(ctx, lin(ws, `${pre}.context_block.attn.proj`, rowsOf(o, B, L + N, 0, L, H), B * L, H), B, L, H, cm, cmw, 2);
@@ -227,7 +230,7 @@ export function mmditReference(ws: RefWeights, c: RefConfig, inp: RefInputs): { 
     let x1 = gated(x, lin(ws, `${pre}.x_block.attn.proj`, rowsOf(o, B, L + N, L, N, H), B * N, H), B, N, H, xm, xmw, 2);
     if (dual) {
       const [q2, k2, v2] = qkvOf(ws, c, `${pre}.x_block.attn2`, lnMod(x, B, N, H, xm, xmw, 6, 7), B, N);
-      const o2 = attend(q2, k2, v2, B, N, H, c.headDim ?? 64);
+      const o2 = attend(q2, k2, v2, B, N, H, headDimOf(c));
       int.set(`block${i}.attn2`, o2);
       x1 = gated(x1, lin(ws, `${pre}.x_block.attn2.proj`, o2, B * N, H), B, N, H, xm, xmw, 8);
     }

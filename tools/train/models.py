@@ -113,17 +113,15 @@ class StreamBlock(nn.Module):
             self.mlp = Mlp(hidden, mlp_hidden)
 
     def pre(self, x, c):
+        """→ (q, k, v), the modulation chunks, and LN(x), which a dual block's second attention reuses."""
         m = self.adaLN_modulation(c).chunk(self.chunks, dim=-1)
         u = layer_norm(x)
-        q, k, v = self.attn.qkv_heads(modulate(u, m[0], m[1]))
-        if self.dual:
-            m = (*m, u)
-        return (q, k, v), m
+        return self.attn.qkv_heads(modulate(u, m[0], m[1])), m, u
 
-    def post(self, x, o, m):
+    def post(self, x, o, m, u):
         x = x + m[2][:, None, :] * self.attn.proj(o)
         if self.dual:
-            q2, k2, v2 = self.attn2.qkv_heads(modulate(m[9], m[6], m[7]))
+            q2, k2, v2 = self.attn2.qkv_heads(modulate(u, m[6], m[7]))
             x = x + m[8][:, None, :] * self.attn2.proj(joint_attention(q2, k2, v2))
         return x + m[5][:, None, :] * self.mlp(modulate(layer_norm(x), m[3], m[4]))
 
@@ -144,12 +142,12 @@ class JointBlock(nn.Module):
         self.x_block = StreamBlock(hidden, mlp_hidden, qk_norm, pre_only=False, head_dim=head_dim, dual=dual)
 
     def forward(self, ctx, x, c, logit_bias):
-        (cq, ck, cv), cm = self.context_block.pre(ctx, c)
-        (xq, xk, xv), xm = self.x_block.pre(x, c)
+        (cq, ck, cv), cm, cu = self.context_block.pre(ctx, c)
+        (xq, xk, xv), xm, xu = self.x_block.pre(x, c)
         L = ctx.shape[1]
         o = joint_attention(torch.cat([cq, xq], 1), torch.cat([ck, xk], 1), torch.cat([cv, xv], 1), logit_bias)
-        x = self.x_block.post(x, o[:, L:], xm)
-        ctx = None if self.context_block.pre_only else self.context_block.post(ctx, o[:, :L], cm)
+        x = self.x_block.post(x, o[:, L:], xm, xu)
+        ctx = None if self.context_block.pre_only else self.context_block.post(ctx, o[:, :L], cm, cu)
         return ctx, x
 
 
@@ -188,7 +186,6 @@ class MMDiT(nn.Module):
         super().__init__()
         # SD3's heads are 64 wide; a narrower head is read back from ln_q's length (QK-norm only).
         assert hidden % head_dim == 0 and (head_dim == 64 or qk_norm)
-        self.head_dim = head_dim
         self.hidden, self.depth, self.patch, self.channels, self.M = hidden, depth, patch, channels, pos_embed_max_size
         self.x_embedder = PatchEmbed(channels, hidden, patch)
         # SD3's fixed sin-cos table; stored in the checkpoint, not trained.

@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
-from models import image_to_tensor, tensor_to_image  # noqa: E402
+from models import image_to_tensor  # noqa: E402
 from pngio import read_png, write_png  # noqa: E402
 from sample import Sampler  # noqa: E402
 from train import load_encoder  # noqa: E402
@@ -46,7 +46,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     s = Sampler(a.checkpoint, a.raw)
     encoder = load_encoder()
-    sig = [float(v) for v in sigmas(a.steps, a.shift)]
+    sig = sigmas(a.steps, a.shift)
     k0 = min(range(a.steps), key=lambda k: abs(sig[k] - a.from_sigma))
     with open(os.path.join(a.gt, "prompts.json")) as f:
         items = json.load(f)
@@ -54,20 +54,11 @@ def main() -> None:
     gen = torch.Generator().manual_seed(a.seed)
     for i in range(0, len(items), 16):
         batch = items[i:i + 16]
-        n = len(batch)
         u8 = torch.from_numpy(np.stack([read_png(os.path.join(a.gt, f"{b['id']}.png")) for b in batch]))
         mean, _ = encoder(image_to_tensor(u8))
         x0 = (mean - s.stats["shift"]) * s.stats["scale"]
         x = (1 - sig[k0]) * x0 + sig[k0] * torch.randn(x0.shape, generator=gen)
-        l, g = s.ids([b["prompt"] for b in batch] + [""])
-        ctx, pooled = s.model.cond(l, g, t5_rows=1)
-        ctx = torch.cat([ctx[:n], ctx[n:].expand(n, -1, -1)])
-        pooled = torch.cat([pooled[:n], pooled[n:].expand(n, -1)])
-        for k in range(k0, a.steps):
-            v = s.model.dit(torch.cat([x, x]), torch.full((2 * n,), 1000 * sig[k]), ctx, pooled, t5_rows=1, t5_weight=77.0)
-            vc, vu = v[:n], v[n:]
-            x = x + (vu + (vc - vu) * a.guidance_scale) * (sig[k + 1] - sig[k])
-        imgs = tensor_to_image(s.decoder(x / s.stats["scale"] + s.stats["shift"])).numpy()
+        imgs = s.denoise([b["prompt"] for b in batch], x, sig, k0, a.guidance_scale)
         for b, im in zip(batch, imgs):
             write_png(os.path.join(a.out_dir, f"{b['id']}.png"), im)
     print(f"step {s.step}: {len(items)} pictures from σ {sig[k0]:.3f} (step {k0} of {a.steps}) to {a.out_dir}")

@@ -52,14 +52,18 @@ class Sampler:
 
     @torch.no_grad()
     def __call__(self, prompts: list[str], noise: torch.Tensor, steps: int, guidance: float, shift: float) -> np.ndarray:
+        sig = sigmas(steps, shift)
+        return self.denoise(prompts, sig[0] * noise, sig, 0, guidance)
+
+    @torch.no_grad()
+    def denoise(self, prompts: list[str], x: torch.Tensor, sig, start: int, guidance: float) -> np.ndarray:
+        """Euler steps `start`… of the schedule `sig` from latent `x` (at σ = sig[start]), then decode."""
         n = len(prompts)
         l, g = self.ids(prompts + [""])
         ctx, pooled = self.model.cond(l, g, t5_rows=1)
         ctx = torch.cat([ctx[:n], ctx[n:].expand(n, -1, -1)])
         pooled = torch.cat([pooled[:n], pooled[n:].expand(n, -1)])
-        sig = sigmas(steps, shift)
-        x = sig[0] * noise
-        for k in range(steps):
+        for k in range(start, len(sig) - 1):
             t = torch.full((2 * n,), 1000 * sig[k])
             v = self.model.dit(torch.cat([x, x]), t, ctx, pooled, t5_rows=1, t5_weight=77.0)
             vc, vu = v[:n], v[n:]
