@@ -140,7 +140,7 @@ class PipelineEngine implements Pipeline {
     if (this.disposed) return Promise.reject(new DisposedError('Pipeline'));
     let request: GenerateRequest;
     try {
-      request = resolveGenerate(g, this.facts, this.ctx.caps, this.facts.t5Rows, this.info.precision);
+      request = resolveGenerate(g, this.facts, this.ctx.caps, this.useT5, this.info.precision);
       this.ctx.assertUsable();
     } catch (error) {
       return Promise.reject(error);

@@ -2,7 +2,7 @@ import { InvalidArgumentError, LimitExceededError } from '../errors.js';
 import type { DeviceCaps } from '../gpu/features.js';
 import { MAX_STEPS } from '../models/mmdit/shape.js';
 import type { RgbaImage } from '../tensor/image.js';
-import type { ModelFacts } from './model.js';
+import { contextRows, type ModelFacts } from './model.js';
 import type { BusyPolicy, GenerateOptions, PipelineOptions } from './types.js';
 
 /**
@@ -98,7 +98,15 @@ export function denoiserBindingEstimate(f: ModelFacts, width: number, height: nu
   return Math.max(batch * Math.max(tokens, contextRows) * Math.max(c.mlpHidden, 3 * c.hidden) * bytesPerValue, timesteps);
 }
 
-export function resolveGenerate(g: GenerateOptions, f: ModelFacts, caps: DeviceCaps, t5Rows: number, precision: 'f32' | 'f16'): GenerateRequest {
+/**
+ * Context rows the forward runs, at most: with T5, CLIP's 77 and T5's tokens, padded to at least
+ * `t5Rows` (or to `maxSequenceLength`); without it, contextRows' collapsed zero rows.
+ */
+function denoiserContextRows(f: ModelFacts, useT5: boolean, maxSequenceLength: number | undefined): number {
+  return useT5 ? 77 + Math.max(f.t5Rows, maxSequenceLength ?? 0) : contextRows(null, f.t5Rows).shape.contextLength;
+}
+
+export function resolveGenerate(g: GenerateOptions, f: ModelFacts, caps: DeviceCaps, useT5: boolean, precision: 'f32' | 'f16'): GenerateRequest {
   if (typeof g !== 'object' || g === null) throw new InvalidArgumentError('generate options', 'an object with at least a prompt', g);
   if (typeof g.prompt !== 'string') throw new InvalidArgumentError('prompt', 'a string (empty is the unconditional prompt)', g.prompt);
   const prompt2 = optionalString('prompt2', g.prompt2) ?? g.prompt;
@@ -128,7 +136,7 @@ export function resolveGenerate(g: GenerateOptions, f: ModelFacts, caps: DeviceC
   }
   if (g.previews !== undefined && typeof g.previews !== 'boolean') throw new InvalidArgumentError('previews', 'true or false', g.previews);
   const cfg = guidanceScale !== 1;
-  const bytes = denoiserBindingEstimate(f, width, height, images, cfg, 77 + Math.max(t5Rows, maxSequenceLength ?? 0), precision === 'f16' ? 2 : 4);
+  const bytes = denoiserBindingEstimate(f, width, height, images, cfg, denoiserContextRows(f, useT5, maxSequenceLength), precision === 'f16' ? 2 : 4);
   if (bytes > caps.maxStorageBufferBindingSize) {
     throw new LimitExceededError(
       'maxStorageBufferBindingSize',

@@ -51,12 +51,14 @@ class Sampler:
         self.ids = C.CaptionIds()
 
     @torch.no_grad()
-    def __call__(self, prompts: list[str], noise: torch.Tensor, steps: int, guidance: float, shift: float) -> np.ndarray:
+    def __call__(self, prompts: list[str], noise: torch.Tensor, steps: int, guidance: float, shift: float,
+                 eta: float = 0.0, gen: torch.Generator | None = None) -> np.ndarray:
         sig = sigmas(steps, shift)
-        return self.denoise(prompts, sig[0] * noise, sig, 0, guidance)
+        return self.denoise(prompts, sig[0] * noise, sig, 0, guidance, eta, gen)
 
     @torch.no_grad()
-    def denoise(self, prompts: list[str], x: torch.Tensor, sig, start: int, guidance: float) -> np.ndarray:
+    def denoise(self, prompts: list[str], x: torch.Tensor, sig, start: int, guidance: float,
+                eta: float = 0.0, gen: torch.Generator | None = None) -> np.ndarray:
         """Euler steps `start`… of the schedule `sig` from latent `x` (at σ = sig[start]), then decode."""
         n = len(prompts)
         l, g = self.ids(prompts + [""])
@@ -67,7 +69,15 @@ class Sampler:
             t = torch.full((2 * n,), 1000 * sig[k])
             v = self.model.dit(torch.cat([x, x]), t, ctx, pooled, t5_rows=1, t5_weight=77.0)
             vc, vu = v[:n], v[n:]
-            x = x + (vu + (vc - vu) * guidance) * (sig[k + 1] - sig[k])
+            vg = vu + (vc - vu) * guidance
+            if eta == 0:
+                x = x + vg * (sig[k + 1] - sig[k])
+            else:
+                # Ancestral step: the guided x0 and ε estimates, with a share of ε replaced by fresh
+                # noise (eta = 0 is the Euler step above; eta = 1 renoises fully).
+                x0, eps = x - sig[k] * vg, x + (1 - sig[k]) * vg
+                z = torch.randn(x.shape, generator=gen)
+                x = (1 - sig[k + 1]) * x0 + sig[k + 1] * ((1 - eta * eta) ** 0.5 * eps + eta * z)
         z = x / self.stats["scale"] + self.stats["shift"]
         return tensor_to_image(self.decoder(z)).numpy()
 
@@ -83,6 +93,7 @@ def main() -> None:
     ap.add_argument("--shift", type=float, default=C.SHIFT)
     ap.add_argument("--images-per-prompt", type=int, default=4)
     ap.add_argument("--seed", type=int, default=99)
+    ap.add_argument("--eta", type=float, default=0.0, help="share of fresh noise per step (0: Euler)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--raw", action="store_true", help="the trained weights instead of their EMA")
     a = ap.parse_args()
@@ -91,7 +102,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(a.seed)
     if a.grid:
         prompts = [p for p in GRID_PROMPTS for _ in range(a.images_per_prompt)]
-        imgs = s(prompts, torch.randn(len(prompts), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift)
+        imgs = s(prompts, torch.randn(len(prompts), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen)
         write_png(a.grid, grid(imgs, 2 * a.images_per_prompt, 2))
         print(f"step {s.step}: wrote {a.grid}")
         return
@@ -102,7 +113,7 @@ def main() -> None:
     for it in items:
         batch.append(it)
         if len(batch) == 16 or it is items[-1]:
-            imgs = s([b["prompt"] for b in batch], torch.randn(len(batch), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift)
+            imgs = s([b["prompt"] for b in batch], torch.randn(len(batch), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen)
             for b, im in zip(batch, imgs):
                 write_png(os.path.join(a.out_dir, f"{b['id']}.png"), im)
             batch = []

@@ -354,7 +354,7 @@ def train_dit(a) -> None:
         # along its first dimension (the 6 → 9 adaLN chunks of a block that gains MMDiT-X's second
         # attention) keeps the old rows and the fresh (zero) new ones, so the block starts as it was.
         own = model.state_dict()
-        init = torch.load(a.init_from)["model"]
+        init = grow_depth(torch.load(a.init_from)["model"], C.DIT_DEPTH)
         kept = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
         for k, v in init.items():
             if k in own and k not in kept and v.ndim == own[k].ndim and v.shape[1:] == own[k].shape[1:] and v.shape[0] < own[k].shape[0]:
@@ -426,6 +426,24 @@ def train_dit(a) -> None:
                 C.save_atomic({"ema": ema.shadow, "step": step}, os.path.join(C.CACHE, f"dit_ema_{step:07d}.pt"))
             t_last_ck = time.time()
     C.log_line(log, f"dit training done: {step} steps, wall {time.time() - t0:.0f}s")
+
+
+def grow_depth(state: dict, depth: int) -> dict:
+    """Renames a shallower MM-DiT's blocks for a deeper one: the first blocks keep their places and
+    the last (context_pre_only) block becomes the new last one. The blocks in between are left out,
+    so they keep their fresh adaLN-Zero initialisation: zero gates make each one the identity, and
+    the deeper model starts as the shallower one exactly."""
+    prefix = "dit.joint_blocks."
+    old = 1 + max((int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix)), default=-1)
+    if old == 0 or old >= depth:
+        return state
+    out = {}
+    for k, v in state.items():
+        if k.startswith(prefix):
+            i, rest = k[len(prefix):].split(".", 1)
+            k = f"{prefix}{depth - 1 if int(i) == old - 1 else int(i)}.{rest}"
+        out[k] = v
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
