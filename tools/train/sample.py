@@ -38,17 +38,21 @@ GRID_PROMPTS = [
 
 
 class Sampler:
-    def __init__(self, checkpoint: str, raw: bool = False):
+    def __init__(self, checkpoint: str, raw: bool = False, guidance_max_sigma: float = 1.0):
         ck = torch.load(checkpoint)
         self.step = ck.get("step")
+        state = ck["model"] if raw else ck["ema"]
+        # The checkpoint's depth, which may differ from common.py's (an earlier run's weights).
+        C.DIT_DEPTH = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("dit.joint_blocks."))
         self.model = Stage2()
-        self.model.load_state_dict(ck["model"] if raw else ck["ema"])
+        self.model.load_state_dict(state)
         self.model.eval()
         vae = make_vae()
         vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
         self.decoder = vae.decoder.eval()
         self.stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
         self.ids = C.CaptionIds()
+        self.guidance_max_sigma = guidance_max_sigma
 
     @torch.no_grad()
     def __call__(self, prompts: list[str], noise: torch.Tensor, steps: int, guidance: float, shift: float,
@@ -69,7 +73,8 @@ class Sampler:
             t = torch.full((2 * n,), 1000 * sig[k])
             v = self.model.dit(torch.cat([x, x]), t, ctx, pooled, t5_rows=1, t5_weight=77.0)
             vc, vu = v[:n], v[n:]
-            vg = vu + (vc - vu) * guidance
+            # Guidance only at σ ≤ guidance_max_sigma (a guidance interval); above it, the conditional velocity.
+            vg = vu + (vc - vu) * (guidance if sig[k] <= self.guidance_max_sigma else 1.0)
             if eta == 0:
                 x = x + vg * (sig[k + 1] - sig[k])
             else:
@@ -93,12 +98,13 @@ def main() -> None:
     ap.add_argument("--shift", type=float, default=C.SHIFT)
     ap.add_argument("--images-per-prompt", type=int, default=4)
     ap.add_argument("--seed", type=int, default=99)
+    ap.add_argument("--guidance-max-sigma", type=float, default=1.0, help="guidance only at σ at most this")
     ap.add_argument("--eta", type=float, default=0.0, help="share of fresh noise per step (0: Euler)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--raw", action="store_true", help="the trained weights instead of their EMA")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    s = Sampler(a.checkpoint, a.raw)
+    s = Sampler(a.checkpoint, a.raw, a.guidance_max_sigma)
     gen = torch.Generator().manual_seed(a.seed)
     if a.grid:
         prompts = [p for p in GRID_PROMPTS for _ in range(a.images_per_prompt)]
