@@ -39,6 +39,12 @@ ADM_DIM = CLIP_L_WIDTH + CLIP_G_WIDTH
 SHIFT = 1.0
 
 
+def dit_depth_of(state: dict) -> int:
+    """The MM-DiT's depth in a Stage2 state dict (its joint blocks are `dit.joint_blocks.<i>.…`)."""
+    prefix = "dit.joint_blocks."
+    return 1 + max((int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix)), default=-1)
+
+
 def log_line(path: str, text: str) -> None:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     line = f"{stamp} {text}"

@@ -8,6 +8,8 @@ prompts.json is the evaluation's list (`npm run eval -- --out-dir <d> …` write
 [{"id", "prompt", …}]); each picture is written as <id>.png, which `npm run eval -- --images <dir>`
 scores with the world's detector. The sampler is the engine's (MODEL_SPEC §4: shifted schedule,
 Euler, CFG with the empty prompt), in float32; its noise is PyTorch's, not the engine's Philox.
+`--eta` (ancestral steps) and `--guidance-max-sigma` (a guidance interval) are experiments the
+engine does not run (tools/train/README.md, run 6: neither beat Euler).
 """
 from __future__ import annotations
 
@@ -38,13 +40,11 @@ GRID_PROMPTS = [
 
 
 class Sampler:
-    def __init__(self, checkpoint: str, raw: bool = False, guidance_max_sigma: float = 1.0):
+    def __init__(self, checkpoint: str, raw: bool = False):
         ck = torch.load(checkpoint)
         self.step = ck.get("step")
         state = ck["model"] if raw else ck["ema"]
-        # The checkpoint's depth, which may differ from common.py's (an earlier run's weights).
-        C.DIT_DEPTH = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("dit.joint_blocks."))
-        self.model = Stage2()
+        self.model = Stage2(C.dit_depth_of(state))
         self.model.load_state_dict(state)
         self.model.eval()
         vae = make_vae()
@@ -52,18 +52,18 @@ class Sampler:
         self.decoder = vae.decoder.eval()
         self.stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
         self.ids = C.CaptionIds()
-        self.guidance_max_sigma = guidance_max_sigma
 
     @torch.no_grad()
     def __call__(self, prompts: list[str], noise: torch.Tensor, steps: int, guidance: float, shift: float,
-                 eta: float = 0.0, gen: torch.Generator | None = None) -> np.ndarray:
+                 eta: float = 0.0, gen: torch.Generator | None = None, guidance_max_sigma: float = 1.0) -> np.ndarray:
         sig = sigmas(steps, shift)
-        return self.denoise(prompts, sig[0] * noise, sig, 0, guidance, eta, gen)
+        return self.denoise(prompts, sig[0] * noise, sig, 0, guidance, eta, gen, guidance_max_sigma)
 
     @torch.no_grad()
     def denoise(self, prompts: list[str], x: torch.Tensor, sig, start: int, guidance: float,
-                eta: float = 0.0, gen: torch.Generator | None = None) -> np.ndarray:
-        """Euler steps `start`… of the schedule `sig` from latent `x` (at σ = sig[start]), then decode."""
+                eta: float = 0.0, gen: torch.Generator | None = None, guidance_max_sigma: float = 1.0) -> np.ndarray:
+        """Euler steps `start`… of the schedule `sig` from latent `x` (at σ = sig[start]), then decode.
+        `eta` > 0 makes them ancestral steps (noise from `gen`); guidance applies at σ ≤ `guidance_max_sigma`."""
         n = len(prompts)
         l, g = self.ids(prompts + [""])
         ctx, pooled = self.model.cond(l, g, t5_rows=1)
@@ -73,8 +73,8 @@ class Sampler:
             t = torch.full((2 * n,), 1000 * sig[k])
             v = self.model.dit(torch.cat([x, x]), t, ctx, pooled, t5_rows=1, t5_weight=77.0)
             vc, vu = v[:n], v[n:]
-            # Guidance only at σ ≤ guidance_max_sigma (a guidance interval); above it, the conditional velocity.
-            vg = vu + (vc - vu) * (guidance if sig[k] <= self.guidance_max_sigma else 1.0)
+            # A guidance interval: above guidance_max_sigma, the conditional velocity alone.
+            vg = vu + (vc - vu) * (guidance if sig[k] <= guidance_max_sigma else 1.0)
             if eta == 0:
                 x = x + vg * (sig[k + 1] - sig[k])
             else:
@@ -104,11 +104,11 @@ def main() -> None:
     ap.add_argument("--raw", action="store_true", help="the trained weights instead of their EMA")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    s = Sampler(a.checkpoint, a.raw, a.guidance_max_sigma)
+    s = Sampler(a.checkpoint, a.raw)
     gen = torch.Generator().manual_seed(a.seed)
     if a.grid:
         prompts = [p for p in GRID_PROMPTS for _ in range(a.images_per_prompt)]
-        imgs = s(prompts, torch.randn(len(prompts), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen)
+        imgs = s(prompts, torch.randn(len(prompts), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen, a.guidance_max_sigma)
         write_png(a.grid, grid(imgs, 2 * a.images_per_prompt, 2))
         print(f"step {s.step}: wrote {a.grid}")
         return
@@ -119,7 +119,7 @@ def main() -> None:
     for it in items:
         batch.append(it)
         if len(batch) == 16 or it is items[-1]:
-            imgs = s([b["prompt"] for b in batch], torch.randn(len(batch), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen)
+            imgs = s([b["prompt"] for b in batch], torch.randn(len(batch), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen, a.guidance_max_sigma)
             for b, im in zip(batch, imgs):
                 write_png(os.path.join(a.out_dir, f"{b['id']}.png"), im)
             batch = []

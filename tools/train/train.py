@@ -180,19 +180,20 @@ def fit_latent_stats(a, weights: dict, log: str) -> None:
 # Stage 2: text encoders + MM-DiT
 
 
-def make_text_and_dit():
+def make_text_and_dit(depth: int | None = None):
     ids = C.used_token_ids()
     clip_l = ClipText("l", ids, C.CLIP_L_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO)
     clip_g = ClipText("g", ids, C.CLIP_G_WIDTH, C.CLIP_HEADS, C.CLIP_LAYERS, C.CLIP_MLP_RATIO, projection=C.CLIP_G_WIDTH)
-    dit = MMDiT(C.DIT_HIDDEN, C.DIT_DEPTH, C.DIT_MLP_RATIO, C.CONTEXT_DIM, C.ADM_DIM, C.DIT_POS_MAX, patch=C.DIT_PATCH, head_dim=C.DIT_HEAD_DIM,
+    dit = MMDiT(C.DIT_HIDDEN, depth or C.DIT_DEPTH, C.DIT_MLP_RATIO, C.CONTEXT_DIM, C.ADM_DIM, C.DIT_POS_MAX, patch=C.DIT_PATCH, head_dim=C.DIT_HEAD_DIM,
                 dual_layers=C.DIT_DUAL_LAYERS)
     return clip_l, clip_g, dit
 
 
 class Stage2(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, depth: int | None = None):
+        """`depth`: the MM-DiT's, if not common.py's (an earlier run's weights)."""
         super().__init__()
-        self.clip_l, self.clip_g, self.dit = make_text_and_dit()
+        self.clip_l, self.clip_g, self.dit = make_text_and_dit(depth)
 
     def cond(self, l_ids, g_ids, t5_rows=77):
         ls, lp = self.clip_l(l_ids)
@@ -434,7 +435,7 @@ def grow_depth(state: dict, depth: int) -> dict:
     so they keep their fresh adaLN-Zero initialisation: zero gates make each one the identity, and
     the deeper model starts as the shallower one exactly."""
     prefix = "dit.joint_blocks."
-    old = 1 + max((int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix)), default=-1)
+    old = C.dit_depth_of(state)
     if old == 0 or old >= depth:
         return state
     out = {}
