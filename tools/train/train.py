@@ -209,6 +209,19 @@ def shift_sigma(t: torch.Tensor, s: float) -> torch.Tensor:
     return s * t / (1 + (s - 1) * t)
 
 
+def training_sigmas(n: int, gen: torch.Generator, shift: float, at: torch.Tensor | None, share: float) -> torch.Tensor:
+    """The training timesteps: the shifted logit-normal, except that a share of them is drawn
+    uniformly from the sampler's own σ values. A few-step schedule visits only those points (4
+    steps at shift 3: σ 1, 0.858, 0.602, 0.009), and the layout is chosen at the first two, where
+    the logit-normal of shift 1 puts 4 % of its mass above σ 0.85."""
+    t = shift_sigma(logit_normal(n, gen), shift)
+    if at is None or share <= 0:
+        return t
+    pick = torch.rand(n, generator=gen) < share
+    fixed = at[torch.randint(len(at), (n,), generator=gen)]
+    return torch.where(pick, fixed, t)
+
+
 def load_encoder():
     vae_ck = torch.load(os.path.join(C.CACHE, "vae.pt"))
     encoder = make_vae().encoder
@@ -318,6 +331,7 @@ def train_dit(a) -> None:
     lat_mtime = os.path.getmtime(lat_path)
     data = torch.load(lat_path)
     latents, captions = data["latents"], data["captions"]
+    sampler_sigmas = torch.tensor([float(x) for x in a.sampler_sigmas.split(",")]) if a.sampler_sigmas else None
     torch.manual_seed(a.seed)
     model = Stage2()
     decay, no_decay = [], []
@@ -370,9 +384,11 @@ def train_dit(a) -> None:
     C.log_line(log, f"dit: hidden {C.DIT_HIDDEN} depth {C.DIT_DEPTH} mlp {C.DIT_MLP_RATIO} params {count(model.dit)}; "
                     f"clip widths L {C.CLIP_L_WIDTH} G {C.CLIP_G_WIDTH} layers {C.CLIP_LAYERS} params L {count(model.clip_l)} G {count(model.clip_g)}; "
                     f"{latents.shape[0]} cached latents; steps {a.steps} batch {a.batch} lr {a.lr} "
-                    f"train shift {a.train_shift} dropout {a.dropout}")
+                    f"train shift {a.train_shift} dropout {a.dropout}"
+                    f"{f' sampler sigmas {a.sampler_sigmas} share {a.sampler_share}' if sampler_sigmas is not None else ''}")
     t0 = time.time() - elapsed
     t_last_ck = time.time()
+    snapshots_at = step // a.keep_every
     acc, acc_aux, n_acc = 0.0, 0.0, 0
     while step < a.steps:
         for g in opt.param_groups:
@@ -393,7 +409,7 @@ def train_dit(a) -> None:
             caps.append("" if rng.random() < a.dropout else c)
         l_ids, g_ids = ids(caps)
         context, pooled = model.cond(l_ids, g_ids, t5_rows=1)
-        t = shift_sigma(logit_normal(a.batch, gen), a.train_shift)
+        t = training_sigmas(a.batch, gen, a.train_shift, sampler_sigmas, a.sampler_share)
         eps = torch.randn(x0.shape, generator=gen)
         xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * eps
         v = model.dit(xt, 1000 * t, context, pooled, t5_rows=1, t5_weight=77.0)
@@ -423,7 +439,9 @@ def train_dit(a) -> None:
                            "gen": gen.get_state(), "step": step, "elapsed": time.time() - t0,
                            "aux": head.state_dict() if head is not None else None}, ck_path)
             # Snapshots along the way, to compare scores against training time.
-            if step // a.keep_every != (step - 1) // a.keep_every or step == a.steps:
+            # (the first checkpoint past each multiple of --keep-every: checkpoints come by time, not by step)
+            if step // a.keep_every > snapshots_at or step == a.steps:
+                snapshots_at = step // a.keep_every
                 C.save_atomic({"ema": ema.shadow, "step": step}, os.path.join(C.CACHE, f"dit_ema_{step:07d}.pt"))
             t_last_ck = time.time()
     C.log_line(log, f"dit training done: {step} steps, wall {time.time() - t0:.0f}s")
@@ -499,6 +517,8 @@ def main() -> None:
     ap.add_argument("--freeze-encoder-at", type=int, default=None, help="VAE: step from which only the decoder trains")
     ap.add_argument("--dropout", type=float, default=0.1, help="caption dropout to the empty prompt")
     ap.add_argument("--train-shift", type=float, default=1.0, help="shift of the logit-normal training timesteps")
+    ap.add_argument("--sampler-sigmas", default="", help="dit: comma-separated σ values (the sampler's schedule) that --sampler-share of each batch trains at")
+    ap.add_argument("--sampler-share", type=float, default=0.0, help="dit: share of training timesteps drawn from --sampler-sigmas instead of the logit-normal")
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--aux", type=float, default=0.05, help="dit: weight of the text encoders' auxiliary caption-content loss (0: off)")
     ap.add_argument("--threads", type=int, default=2)
