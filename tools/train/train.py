@@ -335,11 +335,17 @@ def train_dit(a) -> None:
     torch.manual_seed(a.seed)
     model = Stage2()
     decay, no_decay = [], []
+    if a.freeze_text:
+        # The text encoders keep the weights they start with (--init-from or --resume); only the
+        # denoiser trains, so its reading of the conditioning cannot pull them along (run 9).
+        for p in (*model.clip_l.parameters(), *model.clip_g.parameters()):
+            p.requires_grad_(False)
     for n, p in model.named_parameters():
         if not p.requires_grad:
             continue
         (decay if p.ndim >= 2 and "embedding" not in n else no_decay).append(p)
-    head = torch.nn.Linear(C.ADM_DIM, sum(AUX_SLOTS)) if a.aux > 0 else None
+    # (the auxiliary head trains the text encoders, so it has nothing to do while they are frozen)
+    head = torch.nn.Linear(C.ADM_DIM, sum(AUX_SLOTS)) if a.aux > 0 and not a.freeze_text else None
     if head is not None:
         decay.append(head.weight)
         no_decay.append(head.bias)
@@ -384,7 +390,7 @@ def train_dit(a) -> None:
     C.log_line(log, f"dit: hidden {C.DIT_HIDDEN} depth {C.DIT_DEPTH} mlp {C.DIT_MLP_RATIO} params {count(model.dit)}; "
                     f"clip widths L {C.CLIP_L_WIDTH} G {C.CLIP_G_WIDTH} layers {C.CLIP_LAYERS} params L {count(model.clip_l)} G {count(model.clip_g)}; "
                     f"{latents.shape[0]} cached latents; steps {a.steps} batch {a.batch} lr {a.lr} "
-                    f"train shift {a.train_shift} dropout {a.dropout}"
+                    f"train shift {a.train_shift} dropout {a.dropout}{' text encoders frozen' if a.freeze_text else ''}"
                     f"{f' sampler sigmas {a.sampler_sigmas} share {a.sampler_share}' if sampler_sigmas is not None else ''}")
     t0 = time.time() - elapsed
     t_last_ck = time.time()
@@ -520,6 +526,7 @@ def main() -> None:
     ap.add_argument("--sampler-sigmas", default="", help="dit: comma-separated σ values (the sampler's schedule) that --sampler-share of each batch trains at")
     ap.add_argument("--sampler-share", type=float, default=0.0, help="dit: share of training timesteps drawn from --sampler-sigmas instead of the logit-normal")
     ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--freeze-text", action="store_true", help="dit: train the denoiser only; the text encoders keep their weights")
     ap.add_argument("--aux", type=float, default=0.05, help="dit: weight of the text encoders' auxiliary caption-content loss (0: off)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint-s", type=float, default=240.0)
