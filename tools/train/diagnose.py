@@ -25,35 +25,23 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
+from clip_tokens import EOS  # noqa: E402
 from models import image_to_tensor  # noqa: E402
-from train import AUX_SLOTS, Stage2, load_encoder  # noqa: E402
-from world import (CATEGORIES, COLOURS, HELD_OUT_COLOUR_SHAPES, SHAPES, caption_colors,  # noqa: E402
-                   render, sample_training_scene)
+from train import AUX_SLOTS, Stage2, load_encoder, load_stage2, velocity_error  # noqa: E402
+from world import COLOURS, HELD_OUT_COLOUR_SHAPES, SHAPES, caption_colors  # noqa: E402
 
 SIGMA_BINS = [(0.0, 1.0), (0.0, 0.3), (0.3, 0.6), (0.6, 0.85), (0.85, 1.0001)]
-
-
-def load_model(path: str, raw: bool) -> tuple[Stage2, dict]:
-    ck = torch.load(path)
-    state = ck["model"] if raw else ck["ema"]
-    model = Stage2(C.dit_depth_of(state))
-    model.load_state_dict(state)
-    return model.eval(), ck
 
 
 @torch.no_grad()
 def per_sample_loss(model: Stage2, ids: C.CaptionIds, x0: torch.Tensor, caps: list[str],
                     t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """train.py's loss (velocity target, the compact no-T5 context), one value per sample."""
+    """train.py's loss, one value per sample, in batches of 128."""
     out = []
     for s in range(0, x0.shape[0], 128):
         e = slice(s, s + 128)
-        l_ids, g_ids = ids(caps[e])
-        context, pooled = model.cond(l_ids, g_ids, t5_rows=1)
-        tt = t[e][:, None, None, None]
-        xt = (1 - tt) * x0[e] + tt * eps[e]
-        v = model.dit(xt, 1000 * t[e], context, pooled, t5_rows=1, t5_weight=77.0)
-        out.append(((v - (eps[e] - x0[e])) ** 2).mean(dim=(1, 2, 3)))
+        context, pooled = model.cond(*ids(caps[e]), t5_rows=1)
+        out.append(velocity_error(model, x0[e], t[e], eps[e], context, pooled))
     return torch.cat(out)
 
 
@@ -66,19 +54,15 @@ def fresh_latents(n: int, seed: int) -> tuple[torch.Tensor, list[str]]:
     rng = np.random.default_rng(seed)
     lat, caps = [], []
     for s in range(0, n, 256):
-        k = min(256, n - s)
-        imgs = np.empty((k, 64, 64, 3), dtype=np.uint8)
-        for i in range(k):
-            scene, cap = sample_training_scene(rng, CATEGORIES[rng.integers(len(CATEGORIES))])
-            imgs[i] = render(scene)
-            caps.append(cap)
+        imgs, batch_caps = C.training_batch(rng, min(256, n - s))
+        caps += batch_caps
         m, _ = encoder(image_to_tensor(torch.from_numpy(imgs)))
         lat.append((m - stats["shift"]) * stats["scale"])
     return torch.cat(lat), caps
 
 
 def gap(a) -> None:
-    model, ck = load_model(a.checkpoint, a.raw)
+    model, ck = load_stage2(a.checkpoint, a.raw)
     data = torch.load(os.path.join(C.CACHE, "latents.pt"))
     cached = data["latents"][:a.count].float()
     cached_caps = [c[0] for c in data["captions"][:a.count]]
@@ -101,7 +85,7 @@ def gap(a) -> None:
 
 @torch.no_grad()
 def probe(a) -> None:
-    model, ck = load_model(a.checkpoint, a.raw)
+    model, ck = load_stage2(a.checkpoint, a.raw)
     ids = C.CaptionIds()
     pairs = [(c, s) for s in SHAPES for c in COLOURS]
     caps = [caption_colors(c, s) for c, s in pairs]
@@ -111,7 +95,7 @@ def probe(a) -> None:
     ls, lp = model.clip_l(l_ids)
     _, gp = model.clip_g(g_ids)
     # CLIP-L's output at the shape token: the last one before the first end token.
-    shape_at = (l_ids == 49407).int().argmax(dim=1) - 1
+    shape_at = (l_ids == EOS).int().argmax(dim=1) - 1
     features = {
         "pooled L ‖ G": torch.cat([lp, gp], dim=1),
         "CLIP-G projected pooled": gp,

@@ -33,25 +33,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
-from train import Stage2, lr_at  # noqa: E402
+from sample import guided_velocity  # noqa: E402
+from train import Stage2, load_stage2, lr_at  # noqa: E402
 from vectors import sigmas  # noqa: E402
-
-
-def load(path: str) -> Stage2:
-    ck = torch.load(path)
-    state = ck["ema"]
-    model = Stage2(C.dit_depth_of(state))
-    model.load_state_dict(state)
-    return model
-
-
-def guided_velocity(model: Stage2, x, sigma, ctx, pooled, ctx_u, pooled_u, g: float):
-    """CFG as the engine runs it: conditional and empty-prompt rows in one batch."""
-    n = x.shape[0]
-    t = (1000 * sigma).expand(2 * n) if sigma.ndim == 0 else torch.cat([1000 * sigma, 1000 * sigma])
-    v = model.dit(torch.cat([x, x]), t, torch.cat([ctx, ctx_u]), torch.cat([pooled, pooled_u]), t5_rows=1, t5_weight=77.0)
-    vc, vu = v[:n], v[n:]
-    return vu + g * (vc - vu)
 
 
 def point_indices(student_steps: int, teacher_steps: int, shift: float) -> list[int]:
@@ -96,7 +80,7 @@ def build_bank(a, teacher: Stage2, log: str) -> dict:
         x = te[0] * torch.randn((n, *shape), generator=gen)
         kept = [x]
         for k in range(len(te) - 1):
-            v = guided_velocity(teacher, x, torch.tensor(te[k]), ctx[:n], pooled[:n], ctx_u, pooled_u, a.guidance)
+            v = guided_velocity(teacher, x, te[k], ctx[:n], pooled[:n], ctx_u, pooled_u, a.guidance)
             x = x + v * (te[k + 1] - te[k])
             if k + 1 in at:
                 kept.append(x)
@@ -129,7 +113,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     log = os.path.join(C.CACHE, "distill.log")
     ck_path = os.path.join(C.CACHE, "distill.pt")
-    teacher = load(a.teacher).eval()
+    teacher, _ = load_stage2(a.teacher)
     for p in teacher.parameters():
         p.requires_grad_(False)
     bank = build_bank(a, teacher, log)
@@ -150,10 +134,11 @@ def main() -> None:
     states, caps_all = bank["states"], bank["captions"]
     sig = torch.tensor(bank["sigmas"], dtype=torch.float32)
     ids = C.CaptionIds()
+    # The text encoders are frozen: every caption's conditioning once, the empty prompt's last.
+    unique = sorted(set(caps_all))
+    row = {c: i for i, c in enumerate(unique)}
     with torch.no_grad():
-        l_ids, g_ids = ids(sorted(set(caps_all)) + [""])
-        ctx_all, pooled_all = student.cond(l_ids, g_ids, t5_rows=1)
-    row = {c: i for i, c in enumerate(sorted(set(caps_all)))}
+        ctx_all, pooled_all = student.cond(*ids(unique + [""]), t5_rows=1)
     C.log_line(log, f"distill: {len(caps_all)} trajectories, σ points {[round(float(s), 4) for s in sig]}, "
                     f"steps {a.steps} batch {a.batch} lr {a.lr} guidance {a.guidance}")
     t0, t_ck, acc, n_acc = time.time(), time.time(), 0.0, 0

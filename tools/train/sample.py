@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 from models import tensor_to_image  # noqa: E402
 from pngio import grid, write_png  # noqa: E402
-from train import Stage2, make_vae  # noqa: E402
+from train import Stage2, load_stage2, make_vae  # noqa: E402
 from vectors import sigmas  # noqa: E402
 
 GRID_PROMPTS = [
@@ -39,14 +39,22 @@ GRID_PROMPTS = [
 ]
 
 
+def guided_velocity(model: Stage2, x: torch.Tensor, sigma: torch.Tensor | float, ctx: torch.Tensor, pooled: torch.Tensor,
+                    ctx_u: torch.Tensor, pooled_u: torch.Tensor, guidance: float) -> torch.Tensor:
+    """CFG as the engine runs it: the conditional and the empty-prompt rows in one batch, then
+    vu + guidance·(vc − vu). `sigma` is one value or one per row of `x`."""
+    n = x.shape[0]
+    t = torch.as_tensor(1000 * sigma, dtype=torch.float32).expand(n)
+    v = model.dit(torch.cat([x, x]), torch.cat([t, t]), torch.cat([ctx, ctx_u]), torch.cat([pooled, pooled_u]),
+                  t5_rows=1, t5_weight=77.0)
+    vc, vu = v[:n], v[n:]
+    return vu + (vc - vu) * guidance
+
+
 class Sampler:
     def __init__(self, checkpoint: str, raw: bool = False):
-        ck = torch.load(checkpoint)
+        self.model, ck = load_stage2(checkpoint, raw)
         self.step = ck.get("step")
-        state = ck["model"] if raw else ck["ema"]
-        self.model = Stage2(C.dit_depth_of(state))
-        self.model.load_state_dict(state)
-        self.model.eval()
         vae = make_vae()
         vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
         self.decoder = vae.decoder.eval()
@@ -67,14 +75,11 @@ class Sampler:
         n = len(prompts)
         l, g = self.ids(prompts + [""])
         ctx, pooled = self.model.cond(l, g, t5_rows=1)
-        ctx = torch.cat([ctx[:n], ctx[n:].expand(n, -1, -1)])
-        pooled = torch.cat([pooled[:n], pooled[n:].expand(n, -1)])
+        ctx_u, pooled_u = ctx[n:].expand(n, -1, -1), pooled[n:].expand(n, -1)
         for k in range(start, len(sig) - 1):
-            t = torch.full((2 * n,), 1000 * sig[k])
-            v = self.model.dit(torch.cat([x, x]), t, ctx, pooled, t5_rows=1, t5_weight=77.0)
-            vc, vu = v[:n], v[n:]
             # A guidance interval: above guidance_max_sigma, the conditional velocity alone.
-            vg = vu + (vc - vu) * (guidance if sig[k] <= guidance_max_sigma else 1.0)
+            vg = guided_velocity(self.model, x, sig[k], ctx[:n], pooled[:n], ctx_u, pooled_u,
+                                 guidance if sig[k] <= guidance_max_sigma else 1.0)
             if eta == 0:
                 x = x + vg * (sig[k + 1] - sig[k])
             else:

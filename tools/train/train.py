@@ -201,6 +201,25 @@ class Stage2(torch.nn.Module):
         return conditioning(ls, gs, lp, gp, C.CONTEXT_DIM, t5_rows)
 
 
+def load_stage2(path: str, raw: bool = False) -> tuple[Stage2, dict]:
+    """A stage-2 checkpoint's model (its EMA weights, or the trained ones with `raw`), at the
+    checkpoint's own depth, in eval mode; and the checkpoint."""
+    ck = torch.load(path)
+    state = ck["model"] if raw else ck["ema"]
+    model = Stage2(C.dit_depth_of(state))
+    model.load_state_dict(state)
+    return model.eval(), ck
+
+
+def velocity_error(model: Stage2, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
+                   context: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    """Stage 2's loss per sample: rectified flow x_t = (1−t)·x0 + t·ε, velocity target ε − x0, the
+    compact no-T5 context (one zero row counted 77 times)."""
+    tt = t[:, None, None, None]
+    v = model.dit((1 - tt) * x0 + tt * eps, 1000 * t, context, pooled, t5_rows=1, t5_weight=77.0)
+    return ((v - (eps - x0)) ** 2).mean(dim=(1, 2, 3))
+
+
 def logit_normal(n: int, gen: torch.Generator) -> torch.Tensor:
     return torch.sigmoid(torch.randn(n, generator=gen))
 
@@ -417,9 +436,7 @@ def train_dit(a) -> None:
         context, pooled = model.cond(l_ids, g_ids, t5_rows=1)
         t = training_sigmas(a.batch, gen, a.train_shift, sampler_sigmas, a.sampler_share)
         eps = torch.randn(x0.shape, generator=gen)
-        xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * eps
-        v = model.dit(xt, 1000 * t, context, pooled, t5_rows=1, t5_weight=77.0)
-        loss = ((v - (eps - x0)) ** 2).mean()
+        loss = velocity_error(model, x0, t, eps, context, pooled).mean()
         total = loss
         if head is not None:
             targets = torch.tensor([targets_of.setdefault(c, caption_targets(c)) for c in caps], dtype=torch.long)
