@@ -2,7 +2,7 @@
 land where the teacher's guided steps on a longer schedule land.
 
   python3 tools/train/distill.py [--teacher dit_ema_0003000.pt] [--steps 600] [--bank 2048]
-         [--student-steps 4] [--teacher-steps 16] [--guidance 5] [--shift 3] [--resume]
+         [--student-steps 4] [--teacher-steps 16] [--guidance 5] [--shift 3] [--filter] [--resume]
 
 A better-trained denoiser estimates the conditional mean better, and four Euler steps from it give
 that mean, a blur of the layouts a caption allows (training README, run 9: 0.174 at 4 steps, 0.331 at
@@ -16,6 +16,10 @@ those of 4 at any shift: every fifth τ of the same linear grid).
    from the teacher's state at σ_k, its guided velocity vu + g·(vc − vu) should be the teacher's
    mean velocity to σ_k+1, (x_k+1 − x_k) / (σ_k+1 − σ_k).
 
+3. With `--filter`, only trajectories whose final picture the world's detector judges correct for
+   its caption (tools/world/judge.ts) are trained on: the student learns the teacher's way to its
+   right answers, not to its blurs.
+
 Checkpoints go to the cache folder as distill.pt ({"model", "ema", "step"}, as sample.py reads
 them); the bank as distill_bank.pt.
 """
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -33,8 +39,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
+from models import tensor_to_image  # noqa: E402
+from pngio import write_png  # noqa: E402
 from sample import guided_velocity  # noqa: E402
-from train import Stage2, load_stage2, lr_at  # noqa: E402
+from train import Stage2, load_stage2, lr_at, make_vae  # noqa: E402
 from vectors import sigmas  # noqa: E402
 
 
@@ -93,6 +101,36 @@ def build_bank(a, teacher: Stage2, log: str) -> dict:
     return bank
 
 
+@torch.no_grad()
+def judge_bank(bank: dict, log: str) -> torch.Tensor:
+    """The world's detector on each trajectory's final picture (the VAE decode of its σ-0 state),
+    against its caption: True where the picture shows it. Run once per bank and kept in it."""
+    out = os.path.join(C.CACHE, "distill_judge")
+    os.makedirs(out, exist_ok=True)
+    vae = make_vae()
+    vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
+    decoder = vae.decoder.eval()
+    stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
+    entries = []
+    final = bank["states"][:, -1].float()
+    for s in range(0, len(final), 64):
+        imgs = tensor_to_image(decoder(final[s:s + 64] / stats["scale"] + stats["shift"])).numpy()
+        for i, im in enumerate(imgs):
+            entries.append({"id": f"t{s + i:06d}", "prompt": bank["captions"][s + i]})
+            write_png(os.path.join(out, f"t{s + i:06d}.png"), im)
+    prompts, verdicts = os.path.join(out, "prompts.json"), os.path.join(out, "verdicts.json")
+    with open(prompts, "w") as f:
+        json.dump(entries, f)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    res = subprocess.run(["npx", "vite-node", "tools/world/judge.ts", "--", "--prompts", prompts, "--images", out,
+                          "--out", verdicts], cwd=root, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"tools/world/judge.ts failed: {res.stderr.strip()}")
+    C.log_line(log, "teacher's final pictures, share correct:\n" + res.stdout.rstrip())
+    v = C.load_json(verdicts)
+    return torch.tensor([bool(v[e["id"]]) for e in entries])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", default=os.path.join(C.CACHE, "dit_ema_0003000.pt"))
@@ -109,6 +147,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint-s", type=float, default=240.0)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--filter", action="store_true",
+                    help="train only on trajectories whose final picture the world's detector judges correct")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     log = os.path.join(C.CACHE, "distill.log")
@@ -132,6 +172,14 @@ def main() -> None:
         step = ck["step"]
         rng.bit_generator.state = ck["rng"]
     states, caps_all = bank["states"], bank["captions"]
+    usable = torch.arange(len(caps_all))
+    if a.filter:
+        if "correct" not in bank:
+            bank["correct"] = judge_bank(bank, log)
+            C.save_atomic(bank, os.path.join(C.CACHE, "distill_bank.pt"))
+        usable = torch.nonzero(bank["correct"]).flatten()
+        if len(usable) == 0:
+            raise ValueError("--filter: the detector judged none of the teacher's pictures correct")
     sig = torch.tensor(bank["sigmas"], dtype=torch.float32)
     ids = C.CaptionIds()
     # The text encoders are frozen: every caption's conditioning once, the empty prompt's last.
@@ -139,14 +187,14 @@ def main() -> None:
     row = {c: i for i, c in enumerate(unique)}
     with torch.no_grad():
         ctx_all, pooled_all = student.cond(*ids(unique + [""]), t5_rows=1)
-    C.log_line(log, f"distill: {len(caps_all)} trajectories, σ points {[round(float(s), 4) for s in sig]}, "
+    C.log_line(log, f"distill: {len(usable)} of {len(caps_all)} trajectories, σ points {[round(float(s), 4) for s in sig]}, "
                     f"steps {a.steps} batch {a.batch} lr {a.lr} guidance {a.guidance}")
     t0, t_ck, acc, n_acc = time.time(), time.time(), 0.0, 0
     segments = len(sig) - 1
     while step < a.steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.steps, a.lr, 50)
-        pick = torch.from_numpy(rng.integers(len(caps_all), size=a.batch))
+        pick = usable[torch.from_numpy(rng.integers(len(usable), size=a.batch))]
         seg = torch.from_numpy(rng.integers(segments, size=a.batch))
         x = states[pick, seg].float()
         target = states[pick, seg + 1].float()

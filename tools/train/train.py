@@ -203,9 +203,10 @@ class Stage2(torch.nn.Module):
 
 def load_stage2(path: str, raw: bool = False) -> tuple[Stage2, dict]:
     """A stage-2 checkpoint's model (its EMA weights, or the trained ones with `raw`), at the
-    checkpoint's own depth, in eval mode; and the checkpoint."""
+    checkpoint's own depth, in eval mode; and the checkpoint. A checkpoint without an EMA (restore's
+    dit_init.pt, the shipped weights) gives its weights either way."""
     ck = torch.load(path)
-    state = ck["model"] if raw else ck["ema"]
+    state = ck["model"] if raw or "ema" not in ck else ck["ema"]
     model = Stage2(C.dit_depth_of(state))
     model.load_state_dict(state)
     return model.eval(), ck
