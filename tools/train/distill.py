@@ -39,10 +39,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
-from models import tensor_to_image  # noqa: E402
 from pngio import write_png  # noqa: E402
-from sample import guided_velocity  # noqa: E402
-from train import Stage2, load_stage2, lr_at, make_vae  # noqa: E402
+from sample import LatentDecoder, guided_velocity  # noqa: E402
+from train import Stage2, load_stage2, lr_at  # noqa: E402
 from vectors import sigmas  # noqa: E402
 
 
@@ -107,14 +106,11 @@ def judge_bank(bank: dict, log: str) -> torch.Tensor:
     against its caption: True where the picture shows it. Run once per bank and kept in it."""
     out = os.path.join(C.CACHE, "distill_judge")
     os.makedirs(out, exist_ok=True)
-    vae = make_vae()
-    vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
-    decoder = vae.decoder.eval()
-    stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
+    decode = LatentDecoder()
     entries = []
     final = bank["states"][:, -1].float()
     for s in range(0, len(final), 64):
-        imgs = tensor_to_image(decoder(final[s:s + 64] / stats["scale"] + stats["shift"])).numpy()
+        imgs = decode(final[s:s + 64])
         for i, im in enumerate(imgs):
             entries.append({"id": f"t{s + i:06d}", "prompt": bank["captions"][s + i]})
             write_png(os.path.join(out, f"t{s + i:06d}.png"), im)

@@ -51,14 +51,25 @@ def guided_velocity(model: Stage2, x: torch.Tensor, sigma: torch.Tensor | float,
     return vu + (vc - vu) * guidance
 
 
-class Sampler:
-    def __init__(self, checkpoint: str, raw: bool = False):
-        self.model, ck = load_stage2(checkpoint, raw)
-        self.step = ck.get("step")
+class LatentDecoder:
+    """The cache's VAE decoder: denoiser-space latents (scaled and shifted) to uint8 RGB pictures."""
+
+    def __init__(self):
         vae = make_vae()
         vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
         self.decoder = vae.decoder.eval()
         self.stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> np.ndarray:
+        return tensor_to_image(self.decoder(x / self.stats["scale"] + self.stats["shift"])).numpy()
+
+
+class Sampler:
+    def __init__(self, checkpoint: str, raw: bool = False):
+        self.model, ck = load_stage2(checkpoint, raw)
+        self.step = ck.get("step")
+        self.decode = LatentDecoder()
         self.ids = C.CaptionIds()
 
     @torch.no_grad()
@@ -88,8 +99,7 @@ class Sampler:
                 x0, eps = x - sig[k] * vg, x + (1 - sig[k]) * vg
                 z = torch.randn(x.shape, generator=gen)
                 x = (1 - sig[k + 1]) * x0 + sig[k + 1] * ((1 - eta * eta) ** 0.5 * eps + eta * z)
-        z = x / self.stats["scale"] + self.stats["shift"]
-        return tensor_to_image(self.decoder(z)).numpy()
+        return self.decode(x)
 
 
 def main() -> None:
