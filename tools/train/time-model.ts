@@ -1,6 +1,7 @@
 /**
  * Times the bundled model's sizes on this machine's adapter (SwiftShader here) before and after
- * training: one CFG denoiser step at the evaluation's batch, both CLIP encoders and one VAE decode.
+ * training: one denoiser step at the evaluation's batch, with CFG and without (guidance 1), both CLIP
+ * encoders and one VAE decode.
  *
  *   npx vite-node tools/train/time-model.ts -- <single-file.safetensors> [images per prompt, default 4]
  *
@@ -43,15 +44,23 @@ const denoiser = await loadDenoiser(new Runtime(ctx, { pipelines: cache }), sour
 const c = denoiser.config;
 // The context the pipeline gives a model without T5 (77 CLIP rows, one zero row counted 77 times).
 const context = contextRows(null, 77).shape;
-const graph = await denoiser.compile({ batch: images, latentHeight: 8, latentWidth: 8, ...context, cfg: true });
-graph.writeContext(new Float32Array(2 * images * context.contextLength * c.contextDim).map(() => Math.random() - 0.5));
-graph.writePooled(new Float32Array(2 * images * c.pooledDim).map(() => Math.random() - 0.5));
-graph.writeLatent(new Float32Array(images * 16 * 64).map(() => Math.random() - 0.5));
-graph.writeTimesteps(500);
-const stepMs = await timed(5, async () => {
-  graph.forward();
-  await ctx.device.queue.onSubmittedWorkDone();
-});
+// Guidance 1 compiles without CFG: one row per image instead of two.
+async function stepMs(cfg: boolean): Promise<number> {
+  const rows = cfg ? 2 * images : images;
+  const graph = await denoiser.compile({ batch: images, latentHeight: 8, latentWidth: 8, ...context, cfg });
+  graph.writeContext(new Float32Array(rows * context.contextLength * c.contextDim).map(() => Math.random() - 0.5));
+  graph.writePooled(new Float32Array(rows * c.pooledDim).map(() => Math.random() - 0.5));
+  graph.writeLatent(new Float32Array(images * 16 * 64).map(() => Math.random() - 0.5));
+  graph.writeTimesteps(500);
+  const ms = await timed(5, async () => {
+    graph.forward();
+    await ctx.device.queue.onSubmittedWorkDone();
+  });
+  graph.dispose();
+  return ms;
+}
+const denoiserStepMs = await stepMs(true);
+const denoiserStepMsNoCfg = await stepMs(false);
 
 const ids = new Int32Array(2 * images * 77).fill(49407);
 const clipMs: Record<string, number> = {};
@@ -69,5 +78,5 @@ const vaeMs = await timed(2, async () => {
 });
 
 const adapter = ctx.adapterInfo ?? null;
-console.log(JSON.stringify({ adapter, config: c, images, denoiserStepMs: stepMs, clipMs, vaeDecodeMs: vaeMs, vaeDecodeMsPerImage: vaeMs / images }, null, 1));
+console.log(JSON.stringify({ adapter, config: c, images, denoiserStepMs, denoiserStepMsNoCfg, clipMs, vaeDecodeMs: vaeMs, vaeDecodeMsPerImage: vaeMs / images }, null, 1));
 process.exit(0);
