@@ -4,6 +4,7 @@ import { compileGraph } from '../graph/compile.js';
 import { attention, seq } from '../kernels/attention.js';
 import { layerNormModulate } from '../kernels/layer-norm.js';
 import { linear } from '../kernels/matmul.js';
+import { philox4x32 } from '../sampling/noise.js';
 import type { PipelineCache } from '../shader/pipeline-cache.js';
 import { readTensor } from '../tensor/read.js';
 import type { GpuTensor } from '../tensor/tensor.js';
@@ -15,13 +16,17 @@ export interface SelfCheckResult {
   readonly ms: number;
 }
 
-/** Deterministic values in [-1, 1) (an LCG): the check needs no randomness, only spread. */
+/**
+ * Deterministic values in [-1, 1), from the sampler's own Philox stream (counter = element / 4,
+ * key = seed): the check needs no randomness, only spread, and one generator is enough for the engine.
+ */
 function values(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2147483648 - 1;
+  const block = new Uint32Array(4);
+  const key = [seed, 0];
+  for (let i = 0; i < n; i += 4) {
+    philox4x32([i / 4, 0, 0, 0], key, block);
+    for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = (block[j] as number) / 2147483648 - 1;
   }
   return out;
 }
