@@ -1,27 +1,32 @@
-"""Reflow on ground-truth scenes: straight paths from noise to the world's own pictures.
+"""Reflow on ground-truth scenes: straight paths from noise to the world's own pictures (run 12).
 
-  python3 tools/train/reflow.py [--teacher dit_init.pt] [--pairs 8192] [--invert-steps 16]
-         [--steps 1000] [--fm-share 0.25] [--guidance 1] [--resume]
+  python3 tools/train/reflow.py [--coupling nearest|inversion] [--teacher dit_init.pt] [--pairs 6144]
+         [--steps 1500] [--fm-share 0.25] [--guidance 1] [--match-sigma 0.6] [--invert-steps 16] [--resume]
 
 Few Euler steps are exact on straight paths, and ordinary flow matching pairs each scene with
 independent noise, so its paths bend and four steps give a blur (README, runs 7 and 9). Rectified
 flow's reflow straightens them by training on coupled pairs (noise, picture). Distillation (run 10)
 took the pictures from the teacher, which is right about a third of the time. Here they are
-ground-truth scenes, and the teacher only couples them to noise:
+ground-truth scenes, and the teacher only couples them to noise, in one of two ways:
 
-1. A bank of pairs: cached training latents (their captions as stage 2 draws them) run backwards
-   through the teacher's conditional ODE, from σ 0 to σ 1 on the shifted schedule. The noise it
-   reaches keeps the scene's layout (the teacher's 4 steps from it are right about half the time,
-   against a quarter from fresh noise), but it is under-dispersed (std ≈ 0.81), so each one is
-   rescaled to the norm a standard normal sample has (√1024), as the sampler's noise has.
-2. The student (the teacher's weights; text encoders frozen) learns the straight line of each pair,
-   x_σ = (1 − σ)·x0 + σ·ε, velocity ε − x0, at σ uniform and at the sampler's own σ points, through
-   the guided velocity at `--guidance` (1: the conditional one alone). A share of each batch
-   (`--fm-share`) keeps stage 2's loss on fresh noise with caption dropout, so the unconditional
-   branch and the held-out pairs stay where stage 2 left them.
+- `nearest`: fresh noise, the teacher's guided trajectory from it (distill.py's bank), and the cached
+  training scene of the same caption likeliest to have been noised to the trajectory's state at
+  `--match-sigma`. The noise is a true normal sample and the picture a correct scene; the map between
+  them is piecewise, so the lines are learnt only in part.
+- `inversion`: cached training scenes run backwards through the teacher's conditional ODE, from σ 0
+  to σ 1. The noise keeps the scene's layout, but it is under-dispersed (std ≈ 0.81), so each is
+  rescaled to the norm a standard normal sample has (√1024). The student then draws those scenes
+  from their noise, and not from fresh noise: inverted noise is not normal noise (README, run 12).
+
+The student (the teacher's weights; text encoders frozen) learns the straight line of each pair,
+x_σ = (1 − σ)·x0 + σ·ε, velocity ε − x0, at σ uniform and at the sampler's own σ points, through the
+guided velocity at `--guidance` (1: the conditional one alone). A share of each batch (`--fm-share`)
+keeps stage 2's loss on fresh noise with caption dropout, so the unconditional branch and the
+held-out pairs stay where stage 2 left them.
 
 Checkpoints go to the cache folder as reflow.pt ({"model", "ema", "step"}, as sample.py and export.py
-read them); the bank as reflow_bank.pt, written as it grows, so both resume.
+read them); the banks as distill_bank.pt (nearest) and reflow_bank.pt (inversion), written as they
+grow, so all resume.
 """
 from __future__ import annotations
 
@@ -63,8 +68,9 @@ def invert(model: Stage2, x0: torch.Tensor, ctx: torch.Tensor, pooled: torch.Ten
 @torch.no_grad()
 def nearest_pairs(a, teacher: Stage2, log: str) -> dict:
     """Fresh noise coupled to ground truth through the teacher: its guided trajectory from each noise
-    (distill.py's bank) to σ 0.602, where the layout is chosen, then the cached training scene of the
-    same caption that is likeliest to have been noised to that state, argmin ‖x_σ − (1 − σ)·x0‖²."""
+    (distill.py's bank) to its state at `--match-sigma` (the bank's nearest σ point; 0.602 by default,
+    where the layout is chosen), then the cached training scene of the same caption likeliest to have
+    been noised to that state, argmin ‖x_σ − (1 − σ)·x0‖²."""
     from distill import build_bank as teacher_bank
     bank = teacher_bank(argparse.Namespace(student_steps=4, teacher_steps=16, guidance=a.teacher_guidance, shift=a.shift,
                                            teacher=a.teacher, bank=a.pairs, seed=a.seed), teacher, log)
@@ -77,6 +83,8 @@ def nearest_pairs(a, teacher: Stage2, log: str) -> dict:
             pool.setdefault(c, []).append(i)
     x0 = torch.empty(bank["states"].shape[0], *bank["states"].shape[2:])
     for c in sorted(set(bank["captions"])):
+        if c not in pool:
+            raise ValueError(f"caption {c!r}: no cached training scene shows it (latents.pt)")
         rows = [i for i, b in enumerate(bank["captions"]) if b == c]
         cand = data["latents"][torch.tensor(pool[c])].float()
         xs = bank["states"][rows, k].float()
@@ -86,7 +94,7 @@ def nearest_pairs(a, teacher: Stage2, log: str) -> dict:
     return {"x0": x0.to(torch.float16), "eps": bank["states"][:, 0], "captions": bank["captions"]}
 
 
-def build_bank(a, teacher: Stage2, conds: dict, log: str) -> dict:
+def build_bank(a, teacher: Stage2, conds: "Conditioning", log: str) -> dict:
     if a.coupling == "nearest":
         return nearest_pairs(a, teacher, log)
     path = os.path.join(C.CACHE, "reflow_bank.pt")
@@ -142,13 +150,13 @@ class Conditioning:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", default=os.path.join(C.CACHE, "dit_init.pt"))
-    ap.add_argument("--pairs", type=int, default=8192, help="ground-truth scenes inverted to noise")
-    ap.add_argument("--coupling", choices=["inversion", "nearest"], default="inversion",
+    ap.add_argument("--pairs", type=int, default=6144, help="pairs: teacher trajectories (nearest) or scenes inverted (inversion)")
+    ap.add_argument("--coupling", choices=["inversion", "nearest"], default="nearest",
                     help="inversion: ground truth run back to noise; nearest: teacher trajectories from noise, matched to ground truth")
     ap.add_argument("--invert-steps", type=int, default=16)
     ap.add_argument("--teacher-guidance", type=float, default=5.0, help="nearest: the teacher trajectories' guidance")
     ap.add_argument("--match-sigma", type=float, default=0.6, help="nearest: where trajectories are matched")
-    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--ema", type=float, default=0.995)
