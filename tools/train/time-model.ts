@@ -67,7 +67,9 @@ const clipMs: Record<string, number> = {};
 for (const model of ['clip_l', 'clip_g'] as const) {
   const enc = await ClipTextEncoder.load(new Runtime(ctx, { pipelines: cache }), source, { model, heads: CLIP_HEADS });
   clipMs[model] = await timed(3, async () => {
+    // encode() submits and returns (its outputs stay on the GPU): wait for the work itself.
     await enc.encode(ids, { batch: 2 * images });
+    await ctx.device.queue.onSubmittedWorkDone();
   });
 }
 
