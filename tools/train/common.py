@@ -101,6 +101,12 @@ def training_batch(rng: np.random.Generator, n: int, counting_share: float = 0.0
     return imgs, caps
 
 
+def pick_caption(rng: np.random.Generator, opts: list[str]) -> str:
+    """Stage 2's rule for a scene's caption: half the time the one the scene was drawn for (opts[0]),
+    else any other caption it supports."""
+    return opts[0] if (len(opts) == 1 or rng.random() < 0.5) else opts[1 + int(rng.integers(len(opts) - 1))]
+
+
 class Ema:
     def __init__(self, model: torch.nn.Module, decay: float):
         self.decay = decay

@@ -26,7 +26,6 @@ them); the bank as distill_bank.pt.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import subprocess
@@ -41,7 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 from pngio import write_png  # noqa: E402
 from sample import LatentDecoder, guided_velocity  # noqa: E402
-from train import Stage2, load_stage2, lr_at  # noqa: E402
+from student import Conditioning, resume_student, save_student, teacher_and_student  # noqa: E402
+from train import Stage2, lr_at  # noqa: E402
 from vectors import sigmas  # noqa: E402
 
 
@@ -149,24 +149,12 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     log = os.path.join(C.CACHE, "distill.log")
     ck_path = os.path.join(C.CACHE, "distill.pt")
-    teacher, _ = load_stage2(a.teacher)
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher, student = teacher_and_student(a.teacher)
     bank = build_bank(a, teacher, log)
-    student = copy.deepcopy(teacher)
-    for p in student.dit.parameters():
-        p.requires_grad_(True)
-    student.dit.train()
     opt = torch.optim.AdamW([p for p in student.dit.parameters()], lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ema = C.Ema(student, a.ema)
-    step, rng = 0, np.random.default_rng(a.seed + 1)
-    if a.resume and os.path.exists(ck_path):
-        ck = torch.load(ck_path)
-        student.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        ema.shadow = ck["ema"]
-        step = ck["step"]
-        rng.bit_generator.state = ck["rng"]
+    rng = np.random.default_rng(a.seed + 1)
+    step = resume_student(ck_path, student, opt, ema, rng) if a.resume else 0
     states, caps_all = bank["states"], bank["captions"]
     usable = torch.arange(len(caps_all))
     if a.filter:
@@ -177,12 +165,8 @@ def main() -> None:
         if len(usable) == 0:
             raise ValueError("--filter: the detector judged none of the teacher's pictures correct")
     sig = torch.tensor(bank["sigmas"], dtype=torch.float32)
-    ids = C.CaptionIds()
-    # The text encoders are frozen: every caption's conditioning once, the empty prompt's last.
-    unique = sorted(set(caps_all))
-    row = {c: i for i, c in enumerate(unique)}
-    with torch.no_grad():
-        ctx_all, pooled_all = student.cond(*ids(unique + [""]), t5_rows=1)
+    conds = Conditioning(student)
+    ctx_u, pooled_u = (x.expand(a.batch, *x.shape[1:]) for x in conds([""]))
     C.log_line(log, f"distill: {len(usable)} of {len(caps_all)} trajectories, σ points {[round(float(s), 4) for s in sig]}, "
                     f"steps {a.steps} batch {a.batch} lr {a.lr} guidance {a.guidance}")
     t0, t_ck, acc, n_acc = time.time(), time.time(), 0.0, 0
@@ -195,9 +179,7 @@ def main() -> None:
         x = states[pick, seg].float()
         target = states[pick, seg + 1].float()
         s0, s1 = sig[seg], sig[seg + 1]
-        r = torch.tensor([row[caps_all[int(i)]] for i in pick])
-        ctx, pooled = ctx_all[r], pooled_all[r]
-        ctx_u, pooled_u = ctx_all[-1:].expand(a.batch, -1, -1), pooled_all[-1:].expand(a.batch, -1)
+        ctx, pooled = conds([caps_all[int(i)] for i in pick])
         v = guided_velocity(student, x, s0, ctx, pooled, ctx_u, pooled_u, a.guidance)
         v_target = (target - x) / (s1 - s0)[:, None, None, None]
         loss = ((v - v_target) ** 2).mean()
@@ -213,8 +195,7 @@ def main() -> None:
             C.log_line(log, f"step {step} loss {acc / n_acc:.5f} lr {opt.param_groups[0]['lr']:.2e} elapsed {time.time() - t0:.0f}s")
             acc, n_acc = 0.0, 0
         if time.time() - t_ck > a.checkpoint_s or step == a.steps:
-            C.save_atomic({"model": student.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow, "step": step,
-                           "rng": rng.bit_generator.state}, ck_path)
+            save_student(ck_path, student, opt, ema, step, rng)
             t_ck = time.time()
     C.log_line(log, f"distill done: {step} steps, wall {time.time() - t0:.0f}s")
 

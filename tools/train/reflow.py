@@ -31,7 +31,6 @@ grow, so all resume.
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import os
 import sys
@@ -44,14 +43,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
 from sample import guided_velocity  # noqa: E402
-from train import Stage2, load_stage2, logit_normal, lr_at  # noqa: E402
+from student import Conditioning, resume_student, save_student, teacher_and_student  # noqa: E402
+from train import Stage2, logit_normal, lr_at, velocity_error  # noqa: E402
 from vectors import sigmas  # noqa: E402
-from world import all_captions  # noqa: E402
-
-
-def pick_caption(rng: np.random.Generator, opts: list[str]) -> str:
-    """Stage 2's rule: half the time the caption the scene was drawn for, else another it supports."""
-    return opts[0] if (len(opts) == 1 or rng.random() < 0.5) else opts[1 + int(rng.integers(len(opts) - 1))]
 
 
 @torch.no_grad()
@@ -94,7 +88,7 @@ def nearest_pairs(a, teacher: Stage2, log: str) -> dict:
     return {"x0": x0.to(torch.float16), "eps": bank["states"][:, 0], "captions": bank["captions"]}
 
 
-def build_bank(a, teacher: Stage2, conds: "Conditioning", log: str) -> dict:
+def build_bank(a, teacher: Stage2, conds: Conditioning, log: str) -> dict:
     if a.coupling == "nearest":
         return nearest_pairs(a, teacher, log)
     path = os.path.join(C.CACHE, "reflow_bank.pt")
@@ -114,7 +108,7 @@ def build_bank(a, teacher: Stage2, conds: "Conditioning", log: str) -> dict:
     # Scenes and captions in a fixed order from the seed, so a resumed bank goes on where it stopped.
     order = np.random.default_rng(a.seed).permutation(len(data["captions"]))
     rng = np.random.default_rng(a.seed + 3)
-    caps_all = [pick_caption(rng, data["captions"][i]) for i in order]
+    caps_all = [C.pick_caption(rng, data["captions"][i]) for i in order]
     t0 = time.time()
     while have < a.pairs:
         n = min(64, a.pairs - have)
@@ -131,20 +125,6 @@ def build_bank(a, teacher: Stage2, conds: "Conditioning", log: str) -> dict:
             C.save_atomic({**bank, "x0": torch.cat(bank["x0"]), "eps": torch.cat(bank["eps"])}, path)
             C.log_line(log, f"bank: {have} pairs, {time.time() - t0:.0f}s")
     return {**bank, "x0": torch.cat(bank["x0"]), "eps": torch.cat(bank["eps"])}
-
-
-class Conditioning:
-    """The frozen text encoders' outputs for every caption of the world and the empty prompt, once."""
-
-    def __init__(self, model: Stage2):
-        caps = sorted(set(all_captions())) + [""]
-        self.row = {c: i for i, c in enumerate(caps)}
-        with torch.no_grad():
-            self.ctx, self.pooled = model.cond(*C.CaptionIds()(caps), t5_rows=1)
-
-    def __call__(self, caps: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        r = torch.tensor([self.row[c] for c in caps])
-        return self.ctx[r], self.pooled[r]
 
 
 def main() -> None:
@@ -173,31 +153,18 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     log = os.path.join(C.CACHE, "reflow.log")
     ck_path = os.path.join(C.CACHE, "reflow.pt")
-    teacher, _ = load_stage2(a.teacher)
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher, student = teacher_and_student(a.teacher)
     conds = Conditioning(teacher)
     bank = build_bank(a, teacher, conds, log)
     data = torch.load(os.path.join(C.CACHE, "latents.pt"))
     latents, captions = data["latents"], data["captions"]
-    student = copy.deepcopy(teacher)
-    for p in student.dit.parameters():
-        p.requires_grad_(True)
-    student.dit.train()
     decay = [p for n, p in student.dit.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in student.dit.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.99))
     ema = C.Ema(student, a.ema)
-    step, rng, gen = 0, np.random.default_rng(a.seed + 1), torch.Generator().manual_seed(a.seed + 1)
-    if a.resume and os.path.exists(ck_path):
-        ck = torch.load(ck_path)
-        student.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        ema.shadow = ck["ema"]
-        step = ck["step"]
-        rng.bit_generator.state = ck["rng"]
-        gen.set_state(ck["gen"])
+    rng, gen = np.random.default_rng(a.seed + 1), torch.Generator().manual_seed(a.seed + 1)
+    step = resume_student(ck_path, student, opt, ema, rng, gen) if a.resume else 0
     points = torch.tensor(sorted({round(s, 6) for n in a.sampler_steps.split(",") for s in sigmas(int(n), a.shift)[:-1]}),
                           dtype=torch.float32)
     n_fm = int(round(a.batch * a.fm_share))
@@ -214,26 +181,24 @@ def main() -> None:
         x0, eps = bank["x0"][pick].float(), bank["eps"][pick].float()
         at_points = torch.rand(n_rf, generator=gen) < 0.5
         s = torch.where(at_points, points[torch.randint(len(points), (n_rf,), generator=gen)], torch.rand(n_rf, generator=gen))
-        ss = s[:, None, None, None]
         ctx, pooled = conds([bank["captions"][int(i)] for i in pick])
         if a.guidance == 1.0:
-            v = student.dit((1 - ss) * x0 + ss * eps, 1000 * s, ctx, pooled, t5_rows=1, t5_weight=77.0)
+            # The conditional velocity alone: stage 2's own loss, on the pairs' lines.
+            loss_rf = velocity_error(student, x0, s, eps, ctx, pooled).mean()
         else:
+            ss = s[:, None, None, None]
             v = guided_velocity(student, (1 - ss) * x0 + ss * eps, s, ctx, pooled,
                                 ctx_u.expand(n_rf, -1, -1), pooled_u.expand(n_rf, -1), a.guidance)
-        loss_rf = ((v - (eps - x0)) ** 2).mean()
+            loss_rf = ((v - (eps - x0)) ** 2).mean()
         loss = loss_rf * n_rf / a.batch
         if n_fm:
             # Stage 2's own loss on fresh noise, captions as stage 2 draws them.
             pick = rng.integers(latents.shape[0], size=n_fm)
             f0 = latents[torch.from_numpy(pick)].float()
-            caps = ["" if rng.random() < a.dropout else pick_caption(rng, captions[i]) for i in pick]
+            caps = ["" if rng.random() < a.dropout else C.pick_caption(rng, captions[i]) for i in pick]
             fc, fp = conds(caps)
             t = logit_normal(n_fm, gen)
-            fe = torch.randn(f0.shape, generator=gen)
-            tt = t[:, None, None, None]
-            vf = student.dit((1 - tt) * f0 + tt * fe, 1000 * t, fc, fp, t5_rows=1, t5_weight=77.0)
-            loss_fm = ((vf - (fe - f0)) ** 2).mean()
+            loss_fm = velocity_error(student, f0, t, torch.randn(f0.shape, generator=gen), fc, fp).mean()
             loss = loss + loss_fm * n_fm / a.batch
             acc_fm += loss_fm.item()
         opt.zero_grad(set_to_none=True)
@@ -249,8 +214,7 @@ def main() -> None:
                             f"lr {opt.param_groups[0]['lr']:.2e} elapsed {time.time() - t0:.0f}s")
             acc_rf, acc_fm, n_acc = 0.0, 0.0, 0
         if time.time() - t_ck > a.checkpoint_s or step == a.steps:
-            C.save_atomic({"model": student.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow, "step": step,
-                           "rng": rng.bit_generator.state, "gen": gen.get_state()}, ck_path)
+            save_student(ck_path, student, opt, ema, step, rng, gen)
             t_ck = time.time()
     C.log_line(log, f"reflow done: {step} steps, wall {time.time() - t0:.0f}s")
 

@@ -429,9 +429,7 @@ def train_dit(a) -> None:
         x0 = latents[torch.from_numpy(pick)].float()
         caps = []
         for i in pick:
-            opts = captions[i]
-            # Half the time the caption the scene was made for, else any caption it supports.
-            c = opts[0] if (len(opts) == 1 or rng.random() < 0.5) else opts[1 + rng.integers(len(opts) - 1)]
+            c = C.pick_caption(rng, captions[i])
             caps.append("" if rng.random() < a.dropout else c)
         l_ids, g_ids = ids(caps)
         context, pooled = model.cond(l_ids, g_ids, t5_rows=1)
