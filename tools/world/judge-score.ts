@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parsePrompt } from './captions.js';
 import { checkImage } from './check.js';
 import { EvalSourceError, EvalUsageError } from './errors.js';
+import type { Detection } from './detector.js';
 import { decodePng } from './png.js';
 import { CATEGORIES, type Category } from './world.js';
 
@@ -18,6 +19,8 @@ export interface JudgeEntry {
 
 export interface JudgeResult {
   verdicts: Record<string, boolean>;
+  /** What the detector found in each picture (tools/train/reward.py labels its judge's pictures with them). */
+  detections: Record<string, Detection[]>;
   perCategory: Record<Category, { images: number; correct: number }>;
 }
 
@@ -38,15 +41,17 @@ export function readJudgeEntries(file: string): JudgeEntry[] {
 /** Judges `<imagesDir>/<id>.png` against its prompt, by GenEval's rules, for every entry. */
 export function judgeFolder(entries: readonly JudgeEntry[], imagesDir: string): JudgeResult {
   const verdicts: Record<string, boolean> = {};
+  const detections: Record<string, Detection[]> = {};
   const perCategory = Object.fromEntries(CATEGORIES.map((c) => [c, { images: 0, correct: 0 }])) as JudgeResult['perCategory'];
   for (const { id, prompt } of entries) {
     const spec = parsePrompt(prompt);
     const file = join(imagesDir, `${id}.png`);
     if (!existsSync(file)) throw new EvalSourceError(`--images: ${file} is missing (prompt "${prompt}")`);
-    const { correct } = checkImage(spec, decodePng(new Uint8Array(readFileSync(file)), file));
-    verdicts[id] = correct;
+    const check = checkImage(spec, decodePng(new Uint8Array(readFileSync(file)), file));
+    verdicts[id] = check.correct;
+    detections[id] = check.detections;
     perCategory[spec.category].images++;
-    if (correct) perCategory[spec.category].correct++;
+    if (check.correct) perCategory[spec.category].correct++;
   }
-  return { verdicts, perCategory };
+  return { verdicts, detections, perCategory };
 }
