@@ -116,6 +116,9 @@ class Ema:
     def update(self, model: torch.nn.Module, decay: float | None = None) -> None:
         d = self.decay if decay is None else decay
         for k, v in model.state_dict().items():
+            if torch.equal(self.shadow[k], v):
+                # Frozen weights (a student's text encoders) stay exact: d·v + (1 − d)·v is not v in f32.
+                continue
             if v.dtype.is_floating_point:
                 self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
             else:

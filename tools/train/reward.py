@@ -1,7 +1,10 @@
 """Reward tuning: the engine's own few-step sampler trained end to end against a judge of the world (run 13).
 
-  python3 tools/train/reward.py judge [--steps 1500] [--resume]         → judge.pt
-  python3 tools/train/reward.py tune [--teacher dit_init.pt] [--steps 600] [--resume]   → reward.pt
+  python3 tools/train/reward.py judge [--steps 1500]                      → judge.pt (trained further if it exists)
+  python3 tools/train/reward.py pictures --checkpoint <ck> [--count 1024]  → judge_pictures.pt (the pool)
+  python3 tools/train/reward.py agreement --scored <dir>                   the judge against the detector's verdicts
+  python3 tools/train/reward.py tune [--teacher dit_init.pt] [--steps 400] [--keep 100,200,300] [--resume]
+                                                                          → reward.pt, reward_<step>.pt
 
 Runs 7–12 all trained the denoiser towards a target picture (the conditional mean, a teacher's
 picture, a coupled scene) and scored the sampler only afterwards. Here the score itself is the loss:
@@ -9,9 +12,12 @@ noise goes through the sampler the engine runs (4 Euler steps, CFG, shift 3), th
 the picture, and a differentiable judge says how far it is from its caption; the gradient flows back
 through the decoder and all four steps into the denoiser (as DRaFT does with a reward model).
 
-The judge is a small convolutional net on 64×64 pictures, trained on rendered training scenes (held-out
-pairs never appear) with light blur and noise, so that it also reads the soft pictures the sampler
-makes. On a 16×16 grid of 4×4-pixel cells it predicts which shape covers each cell, which colour, and
+The judge is a small convolutional net on 64×64 pictures. It learns from rendered training scenes
+(held-out pairs never appear), lightly blurred and noised, and from a pool of the sampler's own
+pictures labelled with what the world's detector (tools/world/judge.ts) finds in them: a blob the
+detector does not accept as a shape is background to the judge. A judge trained on renders alone is
+fooled within 100 tuning steps (dark frames and smears read as squares), so every `--refresh-every`
+steps the student's newest pictures join the pool and the judge trains on for a while. On a 16×16 grid of 4×4-pixel cells it predicts which shape covers each cell, which colour, and
 where each object's centre lies. From those maps the caption's demands are losses:
 - count: per shape, the sum of centre probabilities against the caption's count (0 for shapes it
   does not name, as the world renders exactly what a caption says);
@@ -27,6 +33,7 @@ judge.pt, and reward.pt ({"model", "ema", "step"}, as sample.py and export.py re
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -306,6 +313,22 @@ def load_judge() -> Judge:
     return judge.eval()
 
 
+@torch.no_grad()
+def agreement(a) -> None:
+    """How well the judge's loss ranks pictures as the detector judges them: an evaluation folder
+    (`npm run eval -- --images <dir>/img --out-dir <dir>/ev …`; its results.jsonl has the verdicts)."""
+    from pngio import read_png
+    rows = [json.loads(line) for line in open(os.path.join(a.scored, "ev", "results.jsonl"))]
+    imgs = np.stack([read_png(os.path.join(a.scored, "img", f"{r['id']}.png")) for r in rows])
+    out = load_judge()(image_to_tensor(torch.from_numpy(imgs)))
+    losses = np.array([caption_loss(out[0][i:i + 1], out[1][i:i + 1], out[2][i:i + 1], [caption_spec(r["prompt"])])[0].item()
+                       for i, r in enumerate(rows)])
+    ok = np.array([r["correct"] for r in rows])
+    auc = (losses[ok][:, None] < losses[~ok][None, :]).mean()
+    print(f"{len(rows)} pictures, {ok.mean():.3f} correct; judge loss {losses[ok].mean():.3f} on correct ones, "
+          f"{losses[~ok].mean():.3f} on the others; AUC {auc:.3f}")
+
+
 # ----------------------------------------------------------------------------------------------
 # What a caption demands, and the judge's loss for it
 
@@ -465,7 +488,8 @@ def tune(a) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["judge", "pictures", "tune"])
+    ap.add_argument("stage", choices=["judge", "pictures", "tune", "agreement"])
+    ap.add_argument("--scored", help="agreement: an evaluation folder holding img/ and ev/results.jsonl")
     ap.add_argument("--checkpoint", default=os.path.join(C.CACHE, "dit_init.pt"), help="pictures: whose sampler")
     ap.add_argument("--count", type=int, default=1024, help="pictures: how many")
     ap.add_argument("--pool", type=int, default=6000, help="the detector-labelled pictures kept (newest)")
@@ -474,12 +498,12 @@ def main() -> None:
     ap.add_argument("--refresh-pictures", type=int, default=256)
     ap.add_argument("--refresh-judge-steps", type=int, default=100)
     ap.add_argument("--teacher", default=os.path.join(C.CACHE, "dit_init.pt"), help="tune: the weights to start from")
-    ap.add_argument("--steps", type=int, default=None, help="judge: 1500; tune: 600")
+    ap.add_argument("--steps", type=int, default=None, help="judge: 1500; tune: 400")
     ap.add_argument("--batch", type=int, default=None, help="judge: 48 scenes; tune: 16 sampled pictures")
     ap.add_argument("--lr", type=float, default=1e-4, help="tune's learning rate")
     ap.add_argument("--ema", type=float, default=0.99)
     ap.add_argument("--fm-rows", type=int, default=16, help="tune: rows of stage 2's own loss per step")
-    ap.add_argument("--fm-weight", type=float, default=1.0)
+    ap.add_argument("--fm-weight", type=float, default=2.0)
     ap.add_argument("--sampler-steps", type=int, default=4)
     ap.add_argument("--guidance", type=float, default=5.0)
     ap.add_argument("--shift", type=float, default=3.0)
@@ -496,8 +520,10 @@ def main() -> None:
         train_judge(a)
     elif a.stage == "pictures":
         pictures(a)
+    elif a.stage == "agreement":
+        agreement(a)
     else:
-        a.steps, a.batch = a.steps or 600, a.batch or 16
+        a.steps, a.batch = a.steps or 400, a.batch or 16
         tune(a)
 
 
