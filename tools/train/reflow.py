@@ -43,8 +43,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
 from sample import guided_velocity  # noqa: E402
-from student import Conditioning, resume_student, save_student, teacher_and_student  # noqa: E402
-from train import Stage2, logit_normal, lr_at, velocity_error  # noqa: E402
+from student import (Conditioning, resume_student, save_student, stage2_rows, student_optimizer,  # noqa: E402
+                     teacher_and_student)
+from train import Stage2, lr_at, velocity_error  # noqa: E402
 from vectors import sigmas  # noqa: E402
 
 
@@ -158,10 +159,7 @@ def main() -> None:
     bank = build_bank(a, teacher, conds, log)
     data = torch.load(os.path.join(C.CACHE, "latents.pt"))
     latents, captions = data["latents"], data["captions"]
-    decay = [p for n, p in student.dit.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in student.dit.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.99))
+    opt = student_optimizer(student, a.lr)
     ema = C.Ema(student, a.ema)
     rng, gen = np.random.default_rng(a.seed + 1), torch.Generator().manual_seed(a.seed + 1)
     step = resume_student(ck_path, student, opt, ema, rng, gen) if a.resume else 0
@@ -192,13 +190,7 @@ def main() -> None:
             loss_rf = ((v - (eps - x0)) ** 2).mean()
         loss = loss_rf * n_rf / a.batch
         if n_fm:
-            # Stage 2's own loss on fresh noise, captions as stage 2 draws them.
-            pick = rng.integers(latents.shape[0], size=n_fm)
-            f0 = latents[torch.from_numpy(pick)].float()
-            caps = ["" if rng.random() < a.dropout else C.pick_caption(rng, captions[i]) for i in pick]
-            fc, fp = conds(caps)
-            t = logit_normal(n_fm, gen)
-            loss_fm = velocity_error(student, f0, t, torch.randn(f0.shape, generator=gen), fc, fp).mean()
+            loss_fm = stage2_rows(student, conds, latents, captions, n_fm, rng, gen, a.dropout)
             loss = loss + loss_fm * n_fm / a.batch
             acc_fm += loss_fm.item()
         opt.zero_grad(set_to_none=True)

@@ -52,8 +52,9 @@ import common as C  # noqa: E402
 from models import image_to_tensor  # noqa: E402
 from pngio import write_png  # noqa: E402
 from sample import LatentDecoder, guided_velocity  # noqa: E402
-from student import Conditioning, resume_student, save_student, teacher_and_student  # noqa: E402
-from train import logit_normal, lr_at, velocity_error  # noqa: E402
+from student import (Conditioning, resume_student, save_student, stage2_rows, student_optimizer,  # noqa: E402
+                     teacher_and_student)
+from train import lr_at  # noqa: E402
 from vectors import sigmas  # noqa: E402
 from world import (CATEGORIES, COLOURS, COUNT_WORDS, PLURALS, SHAPES, coverage, render,  # noqa: E402
                    sample_training_scene)
@@ -296,12 +297,12 @@ def pictures(a) -> None:
     model, _ = load_stage2(a.checkpoint)
     conds = Conditioning(model)
     rng, gen = np.random.default_rng(a.seed + 5), torch.Generator().manual_seed(a.seed + 5)
-    add_pictures(model, conds, LatentDecoder(), training_captions(rng, a.count), gen, a, log)
-
-
-def training_captions(rng: np.random.Generator, n: int) -> list[str]:
-    """n training captions as stage 2 draws them (never a held-out combination)."""
     captions = torch.load(os.path.join(C.CACHE, "latents.pt"))["captions"]
+    add_pictures(model, conds, LatentDecoder(), training_captions(rng, captions, a.count), gen, a, log)
+
+
+def training_captions(rng: np.random.Generator, captions: list[list[str]], n: int) -> list[str]:
+    """n training captions as stage 2 draws them from the cached scenes' (never a held-out combination)."""
     return [C.pick_caption(rng, captions[i]) for i in rng.integers(len(captions), size=n)]
 
 
@@ -422,10 +423,7 @@ def tune(a) -> None:
     scale, shift = decoder.stats["scale"], decoder.stats["shift"]
     data = torch.load(os.path.join(C.CACHE, "latents.pt"))
     latents, captions = data["latents"], data["captions"]
-    decay = [p for n, p in student.dit.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in student.dit.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.99))
+    opt = student_optimizer(student, a.lr)
     ema = C.Ema(student, a.ema)
     rng, gen = np.random.default_rng(a.seed + 2), torch.Generator().manual_seed(a.seed + 2)
     step = resume_student(ck_path, student, opt, ema, rng, gen) if a.resume else 0
@@ -440,14 +438,13 @@ def tune(a) -> None:
             # The judge keeps up with the sampler: the student's newest pictures, labelled by the
             # detector, join its data, so what fools the judge stops paying (README, run 13).
             student.dit.eval()
-            add_pictures(student, conds, decoder, training_captions(rng, a.refresh_pictures), gen, a, log)
+            add_pictures(student, conds, decoder, training_captions(rng, captions, a.refresh_pictures), gen, a, log)
             judges.train(a.refresh_judge_steps, 48, a.judge_lr * 0.25, load_pool())
             student.dit.train()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.steps, a.lr, 20)
         # Training captions as stage 2 draws them (never a held-out combination).
-        pick = rng.integers(latents.shape[0], size=a.batch)
-        caps = [C.pick_caption(rng, captions[i]) for i in pick]
+        caps = training_captions(rng, captions, a.batch)
         for c in caps:
             if c not in specs:
                 specs[c] = caption_spec(c)
@@ -458,11 +455,7 @@ def tune(a) -> None:
         loss, parts = caption_loss(*judge(picture), [specs[c] for c in caps])
         parts["reward"] = loss.item()
         if a.fm_rows:
-            fpick = rng.integers(latents.shape[0], size=a.fm_rows)
-            f0 = latents[torch.from_numpy(fpick)].float()
-            fcaps = ["" if rng.random() < 0.1 else C.pick_caption(rng, captions[i]) for i in fpick]
-            fc, fp = conds(fcaps)
-            loss_fm = velocity_error(student, f0, logit_normal(a.fm_rows, gen), torch.randn(f0.shape, generator=gen), fc, fp).mean()
+            loss_fm = stage2_rows(student, conds, latents, captions, a.fm_rows, rng, gen, 0.1)
             loss = loss + a.fm_weight * loss_fm
             parts["stage2"] = loss_fm.item()
         opt.zero_grad(set_to_none=True)
