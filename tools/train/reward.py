@@ -12,21 +12,23 @@ noise goes through the sampler the engine runs (4 Euler steps, CFG, shift 3), th
 the picture, and a differentiable judge says how far it is from its caption; the gradient flows back
 through the decoder and all four steps into the denoiser (as DRaFT does with a reward model).
 
-The judge is a small convolutional net on 64×64 pictures. It learns from rendered training scenes
-(held-out pairs never appear), lightly blurred and noised, and from a pool of the sampler's own
-pictures labelled with what the world's detector (tools/world/judge.ts) finds in them: a blob the
-detector does not accept as a shape is background to the judge. A judge trained on renders alone is
-fooled within 100 tuning steps (dark frames and smears read as squares), so every `--refresh-every`
-steps the student's newest pictures join the pool and the judge trains on for a while. On a 16×16 grid of 4×4-pixel cells it predicts which shape covers each cell, which colour, and
-where each object's centre lies. From those maps the caption's demands are losses:
+The judge is a small convolutional net on 64×64 pictures. On a 16×16 grid of 4×4-pixel cells it
+predicts which shape covers each cell, which colour, and where each object's centre lies. From those
+maps the caption's demands are losses:
 - count: per shape, the sum of centre probabilities against the caption's count (0 for shapes it
   does not name, as the world renders exactly what a caption says);
 - colour: the colour mass inside a shape's mass, against the named colour;
 - relation: the shapes' mass centroids, against WORLD.md's margins.
+It learns from rendered training scenes (held-out pairs never appear), lightly blurred and noised,
+and from a pool of the sampler's own pictures labelled with what the world's detector
+(tools/world/judge.ts) finds in them: a blob the detector does not accept as a shape is background
+to the judge. A judge trained on renders alone is fooled within 100 tuning steps (dark frames and
+smears read as squares), so every `--refresh-every` steps the student's newest pictures join the
+pool and the judge trains on for a while.
 Colour is read per cell, whatever the shape, so the judge scores held-out pairs as it scores trained
 ones; the tuning itself uses training captions only.
 
-A share of each batch keeps stage 2's loss on fresh noise (`--fm-share`), so the model stays a flow
+Rows of stage 2's own loss on fresh noise join each batch (`--fm-rows`, `--fm-weight`), so the model stays a flow
 model and the empty-prompt branch stays where stage 2 left it. Checkpoints go to the cache folder:
 judge.pt, and reward.pt ({"model", "ema", "step"}, as sample.py and export.py read them).
 """
@@ -117,7 +119,9 @@ def scene_targets(scene: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         on = k >= 8
         shape_px[y0:y0 + h, x0:x0 + w][on] = 1 + SHAPES.index(o["shape"])
         colour_px[y0:y0 + h, x0:x0 + w][on] = 1 + COLOURS.index(o["colour"])
-        centres[SHAPES.index(o["shape"]), min(int(o["cy"] // CELL), GRID - 1), min(int(o["cx"] // CELL), GRID - 1)] = 1.0
+        # A detection in a sampled picture may reach past the canvas; its centre cell is clamped to it.
+        row, col = (min(max(int(v // CELL), 0), GRID - 1) for v in (o["cy"], o["cx"]))
+        centres[SHAPES.index(o["shape"]), row, col] = 1.0
 
     def shares(px: np.ndarray, classes: int) -> np.ndarray:
         one = np.eye(classes, dtype=np.float32)[px]  # [64, 64, classes]
