@@ -43,9 +43,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
 from sample import guided_velocity  # noqa: E402
-from student import (Conditioning, resume_student, save_student, stage2_rows, student_optimizer,  # noqa: E402
-                     teacher_and_student)
-from train import Stage2, lr_at, velocity_error  # noqa: E402
+from student import Conditioning, StudentTraining, stage2_rows, teacher_and_student  # noqa: E402
+from train import Stage2, velocity_error  # noqa: E402
 from vectors import sigmas  # noqa: E402
 
 
@@ -159,21 +158,18 @@ def main() -> None:
     bank = build_bank(a, teacher, conds, log)
     data = torch.load(os.path.join(C.CACHE, "latents.pt"))
     latents, captions = data["latents"], data["captions"]
-    opt = student_optimizer(student, a.lr)
-    ema = C.Ema(student, a.ema)
-    rng, gen = np.random.default_rng(a.seed + 1), torch.Generator().manual_seed(a.seed + 1)
-    step = resume_student(ck_path, student, opt, ema, rng, gen) if a.resume else 0
+    run = StudentTraining(student, ck_path, a.lr, a.ema, a.seed + 1, a.resume, a.checkpoint_s)
+    rng, gen = run.rng, run.gen
     points = torch.tensor(sorted({round(s, 6) for n in a.sampler_steps.split(",") for s in sigmas(int(n), a.shift)[:-1]}),
                           dtype=torch.float32)
     n_fm = int(round(a.batch * a.fm_share))
     n_rf = a.batch - n_fm
     C.log_line(log, f"reflow: {len(bank['captions'])} pairs, steps {a.steps} batch {n_rf} reflow + {n_fm} stage-2, "
                     f"lr {a.lr} guidance {a.guidance}, σ points {[round(float(s), 4) for s in points]}")
-    t0, t_ck, acc_rf, acc_fm, n_acc = time.time(), time.time(), 0.0, 0.0, 0
+    t0, acc_rf, acc_fm, n_acc = time.time(), 0.0, 0.0, 0
     ctx_u, pooled_u = conds([""])
-    while step < a.steps:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, a.steps, a.lr, 50)
+    while run.step < a.steps:
+        run.schedule(a.steps, a.lr, 50)
         # Reflow rows: straight lines of the bank's pairs.
         pick = torch.from_numpy(rng.integers(len(bank["captions"]), size=n_rf))
         x0, eps = bank["x0"][pick].float(), bank["eps"][pick].float()
@@ -193,22 +189,15 @@ def main() -> None:
             loss_fm = stage2_rows(student, conds, latents, captions, n_fm, rng, gen, a.dropout)
             loss = loss + loss_fm * n_fm / a.batch
             acc_fm += loss_fm.item()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.dit.parameters(), 1.0)
-        opt.step()
-        ema.update(student, min(a.ema, (1 + step) / (10 + step)))
-        step += 1
+        run.update(loss)
         acc_rf += loss_rf.item()
         n_acc += 1
-        if step % 25 == 0 or step == a.steps:
-            C.log_line(log, f"step {step} reflow {acc_rf / n_acc:.5f} stage-2 {acc_fm / n_acc:.5f} "
-                            f"lr {opt.param_groups[0]['lr']:.2e} elapsed {time.time() - t0:.0f}s")
+        if run.step % 25 == 0 or run.step == a.steps:
+            C.log_line(log, f"step {run.step} reflow {acc_rf / n_acc:.5f} stage-2 {acc_fm / n_acc:.5f} "
+                            f"lr {run.lr:.2e} elapsed {time.time() - t0:.0f}s")
             acc_rf, acc_fm, n_acc = 0.0, 0.0, 0
-        if time.time() - t_ck > a.checkpoint_s or step == a.steps:
-            save_student(ck_path, student, opt, ema, step, rng, gen)
-            t_ck = time.time()
-    C.log_line(log, f"reflow done: {step} steps, wall {time.time() - t0:.0f}s")
+        run.checkpoint(now=run.step == a.steps)
+    C.log_line(log, f"reflow done: {run.step} steps, wall {time.time() - t0:.0f}s")
 
 
 if __name__ == "__main__":

@@ -54,8 +54,7 @@ import common as C  # noqa: E402
 from models import image_to_tensor  # noqa: E402
 from pngio import write_png  # noqa: E402
 from sample import LatentDecoder, guided_velocity  # noqa: E402
-from student import (Conditioning, resume_student, save_student, stage2_rows, student_optimizer,  # noqa: E402
-                     teacher_and_student)
+from student import Conditioning, StudentTraining, stage2_rows, teacher_and_student  # noqa: E402
 from train import lr_at  # noqa: E402
 from vectors import sigmas  # noqa: E402
 from world import (CATEGORIES, COLOURS, COUNT_WORDS, PLURALS, SHAPES, coverage, render,  # noqa: E402
@@ -178,6 +177,13 @@ def judge_loss(judge: Judge, x, st, ct, zt) -> tuple[torch.Tensor, dict]:
     return ls + lc + 0.1 * lz, {"shape": ls.item(), "colour": lc.item(), "centre": lz.item(), "count_err": count_err}
 
 
+def frozen(module: nn.Module) -> nn.Module:
+    """The module in eval mode with its gradients off (gradients still flow through it to its input)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
 class JudgeTrainer:
     """The judge, its optimizer and data streams, resumable from judge.pt."""
 
@@ -218,9 +224,7 @@ class JudgeTrainer:
                            + f" elapsed {time.time() - t0:.0f}s")
                 acc, n_acc = {}, 0
         self.save()
-        self.judge.eval()
-        for p in self.judge.parameters():
-            p.requires_grad_(False)
+        frozen(self.judge)
 
     def save(self) -> None:
         C.save_atomic({"model": self.judge.state_dict(), "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state,
@@ -313,9 +317,7 @@ def training_captions(rng: np.random.Generator, captions: list[list[str]], n: in
 def load_judge() -> Judge:
     judge = Judge()
     judge.load_state_dict(torch.load(os.path.join(C.CACHE, "judge.pt"))["model"])
-    for p in judge.parameters():
-        p.requires_grad_(False)
-    return judge.eval()
+    return frozen(judge)
 
 
 @torch.no_grad()
@@ -418,35 +420,29 @@ def tune(a) -> None:
     _, student = teacher_and_student(a.teacher)
     conds = Conditioning(student)
     judges = JudgeTrainer(a, log)
-    judge = judges.judge.eval()
-    for p in judge.parameters():
-        p.requires_grad_(False)
+    judge = frozen(judges.judge)
     decoder = LatentDecoder()
-    for p in decoder.decoder.parameters():
-        p.requires_grad_(False)
+    frozen(decoder.decoder)
     scale, shift = decoder.stats["scale"], decoder.stats["shift"]
     data = torch.load(os.path.join(C.CACHE, "latents.pt"))
     latents, captions = data["latents"], data["captions"]
-    opt = student_optimizer(student, a.lr)
-    ema = C.Ema(student, a.ema)
-    rng, gen = np.random.default_rng(a.seed + 2), torch.Generator().manual_seed(a.seed + 2)
-    step = resume_student(ck_path, student, opt, ema, rng, gen) if a.resume else 0
+    run = StudentTraining(student, ck_path, a.lr, a.ema, a.seed + 2, a.resume, a.checkpoint_s)
+    rng, gen = run.rng, run.gen
     sig = sigmas(a.sampler_steps, a.shift)
     ctx_u, pooled_u = conds([""])
     specs: dict[str, dict] = {}
     C.log_line(log, f"tune: teacher {a.teacher}, steps {a.steps} batch {a.batch} sampled + {a.fm_rows} stage-2, lr {a.lr}, "
                     f"sampler {a.sampler_steps} steps guidance {a.guidance} shift {a.shift}")
-    t0, t_ck, acc, n_acc = time.time(), time.time(), {}, 0
-    while step < a.steps:
-        if a.refresh_every and step % a.refresh_every == 0 and step > 0:
+    t0, acc, n_acc = time.time(), {}, 0
+    while run.step < a.steps:
+        if a.refresh_every and run.step % a.refresh_every == 0 and run.step > 0:
             # The judge keeps up with the sampler: the student's newest pictures, labelled by the
             # detector, join its data, so what fools the judge stops paying (README, run 13).
             student.dit.eval()
             add_pictures(student, conds, decoder, training_captions(rng, captions, a.refresh_pictures), gen, a, log)
             judges.train(a.refresh_judge_steps, 48, a.judge_lr * 0.25, load_pool())
             student.dit.train()
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, a.steps, a.lr, 20)
+        run.schedule(a.steps, a.lr, 20)
         # Training captions as stage 2 draws them (never a held-out combination).
         caps = training_captions(rng, captions, a.batch)
         for c in caps:
@@ -462,25 +458,18 @@ def tune(a) -> None:
             loss_fm = stage2_rows(student, conds, latents, captions, a.fm_rows, rng, gen, 0.1)
             loss = loss + a.fm_weight * loss_fm
             parts["stage2"] = loss_fm.item()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.dit.parameters(), 1.0)
-        opt.step()
-        ema.update(student, min(a.ema, (1 + step) / (10 + step)))
-        step += 1
+        run.update(loss)
         for k, v in parts.items():
             acc[k] = acc.get(k, 0.0) + v
         n_acc += 1
-        if step % 10 == 0 or step == a.steps:
-            C.log_line(log, f"step {step} " + " ".join(f"{k} {v / n_acc:.4f}" for k, v in acc.items())
-                       + f" lr {opt.param_groups[0]['lr']:.2e} elapsed {time.time() - t0:.0f}s")
+        if run.step % 10 == 0 or run.step == a.steps:
+            C.log_line(log, f"step {run.step} " + " ".join(f"{k} {v / n_acc:.4f}" for k, v in acc.items())
+                       + f" lr {run.lr:.2e} elapsed {time.time() - t0:.0f}s")
             acc, n_acc = {}, 0
-        if time.time() - t_ck > a.checkpoint_s or step == a.steps or step in a.keep:
-            save_student(ck_path, student, opt, ema, step, rng, gen)
-            if step in a.keep:
-                C.save_atomic({"ema": ema.shadow, "step": step}, os.path.join(C.CACHE, f"reward_{step:05d}.pt"))
-            t_ck = time.time()
-    C.log_line(log, f"tune done: {step} steps, wall {time.time() - t0:.0f}s")
+        run.checkpoint(now=run.step == a.steps or run.step in a.keep)
+        if run.step in a.keep:
+            C.save_atomic({"ema": run.ema.shadow, "step": run.step}, os.path.join(C.CACHE, f"reward_{run.step:05d}.pt"))
+    C.log_line(log, f"tune done: {run.step} steps, wall {time.time() - t0:.0f}s")
 
 
 def main() -> None:

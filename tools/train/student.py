@@ -1,17 +1,18 @@
 """A student denoiser made from a frozen teacher, for distill.py, reflow.py and reward.py: the two
-models, the frozen text encoders' conditioning, the student's optimizer and its rows of stage 2's own
-loss, and the student's checkpoint (resumable, and read by sample.py and export.py as any stage-2
-checkpoint: {"model", "ema", "step"})."""
+models, the frozen text encoders' conditioning, the student's training state (optimizer, EMA, random
+streams, step) and its rows of stage 2's own loss, and the student's checkpoint (resumable, and read
+by sample.py and export.py as any stage-2 checkpoint: {"model", "ema", "step"})."""
 from __future__ import annotations
 
 import copy
 import os
+import time
 
 import numpy as np
 import torch
 
 import common as C
-from train import Stage2, load_stage2, logit_normal, velocity_error
+from train import Stage2, load_stage2, logit_normal, lr_at, velocity_error
 from world import all_captions
 
 
@@ -48,6 +49,42 @@ def student_optimizer(student: Stage2, lr: float) -> torch.optim.AdamW:
     no_decay = [p for p in student.dit.parameters() if p.ndim < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                              lr=lr, betas=(0.9, 0.99))
+
+
+class StudentTraining:
+    """The student's optimizer, EMA and random streams (numpy for picks, torch for noise), at `step`;
+    resumed from `path` with `resume`, and saved there every `checkpoint_s` seconds."""
+
+    def __init__(self, student: Stage2, path: str, lr: float, ema: float, seed: int, resume: bool, checkpoint_s: float):
+        self.student, self.path, self.checkpoint_s = student, path, checkpoint_s
+        self.opt = student_optimizer(student, lr)
+        self.ema = C.Ema(student, ema)
+        self.rng, self.gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+        self.step = resume_student(path, student, self.opt, self.ema, self.rng, self.gen) if resume else 0
+        self.saved_at = time.time()
+
+    @property
+    def lr(self) -> float:
+        return self.opt.param_groups[0]["lr"]
+
+    def schedule(self, total: int, base: float, warmup: int) -> None:
+        for g in self.opt.param_groups:
+            g["lr"] = lr_at(self.step, total, base, warmup)
+
+    def update(self, loss: torch.Tensor) -> None:
+        """One optimizer step on `loss` (gradients clipped at 1), the EMA (warming up) after it."""
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.student.dit.parameters(), 1.0)
+        self.opt.step()
+        self.ema.update(self.student, min(self.ema.decay, (1 + self.step) / (10 + self.step)))
+        self.step += 1
+
+    def checkpoint(self, now: bool = False) -> None:
+        """Saves when `checkpoint_s` has passed since the last save, or `now`."""
+        if now or time.time() - self.saved_at > self.checkpoint_s:
+            save_student(self.path, self.student, self.opt, self.ema, self.step, self.rng, self.gen)
+            self.saved_at = time.time()
 
 
 def stage2_rows(student: Stage2, conds: Conditioning, latents: torch.Tensor, captions: list[list[str]], n: int,
