@@ -5,6 +5,8 @@
   python3 tools/train/reward.py agreement --scored <dir>                   the judge against the detector's verdicts
   python3 tools/train/reward.py tune [--teacher dit_init.pt] [--steps 400] [--keep 100,200,300] [--resume]
                                                                           → reward.pt, reward_<step>.pt
+  python3 tools/train/reward.py tune --guidance 1 --anchor-rows 32 --reward-weight 0 --fm-rows 0
+                                                                          guidance distillation alone (run 14)
 
 Runs 7–12 all trained the denoiser towards a target picture (the conditional mean, a teacher's
 picture, a coupled scene) and scored the sampler only afterwards. Here the score itself is the loss:
@@ -29,7 +31,10 @@ Colour is read per cell, whatever the shape, so the judge scores held-out pairs 
 ones; the tuning itself uses training captions only.
 
 Rows of stage 2's own loss on fresh noise join each batch (`--fm-rows`, `--fm-weight`), so the model stays a flow
-model and the empty-prompt branch stays where stage 2 left it. Checkpoints go to the cache folder:
+model and the empty-prompt branch stays where stage 2 left it. Anchor rows (`--anchor-rows`) instead hold
+the student's velocity to a frozen teacher's guided one on the teacher's own sampler states; with the
+student's sampler at guidance 1 they distil the teacher's CFG sampler into the conditional rows alone
+(run 14), and stage 2's rows, which pull those rows back to the unguided mean, are left out. Checkpoints go to the cache folder:
 judge.pt, and reward.pt ({"model", "ema", "step"}, as sample.py and export.py read them).
 """
 from __future__ import annotations
@@ -414,10 +419,37 @@ def sample_with_grad(model, x, sig, ctx, pooled, ctx_u, pooled_u, guidance: floa
     return x
 
 
+def anchor_rows(teacher, student, conds: Conditioning, caps: list[str], sig: list[float], ctx_u, pooled_u,
+                gen: torch.Generator, a) -> torch.Tensor:
+    """The student's velocity at the sampler's guidance (`--guidance`) against the frozen teacher's at
+    `--anchor-guidance`, at every state of the teacher's own sampler trajectories for `caps`. With the
+    student at guidance 1 this is guidance distillation: the student learns the teacher's guided
+    sampler in its conditional rows alone, and the engine skips the empty-prompt rows at guidance 1,
+    which halves the denoiser's rows per step (run 14)."""
+    n = len(caps)
+    ctx, pooled = conds(caps)
+    cu, pu = ctx_u.expand(n, -1, -1), pooled_u.expand(n, -1)
+    states, at, targets = [], [], []
+    with torch.no_grad():
+        x = torch.randn(n, 16, 8, 8, generator=gen) * sig[0]
+        for k in range(len(sig) - 1):
+            v = guided_velocity(teacher, x, sig[k], ctx, pooled, cu, pu, a.anchor_guidance)
+            states.append(x)
+            at.append(torch.full((n,), sig[k]))
+            targets.append(v)
+            x = x + v * (sig[k + 1] - sig[k])
+    m = len(states)
+    v = guided_velocity(student, torch.cat(states), torch.cat(at), ctx.repeat(m, 1, 1), pooled.repeat(m, 1),
+                        cu.repeat(m, 1, 1), pu.repeat(m, 1), a.guidance)
+    return ((v - torch.cat(targets)) ** 2).mean()
+
+
 def tune(a) -> None:
     log = os.path.join(C.CACHE, "reward.log")
     ck_path = os.path.join(C.CACHE, "reward.pt")
-    _, student = teacher_and_student(a.teacher)
+    teacher, student = teacher_and_student(a.teacher)
+    if a.anchor_teacher:
+        teacher, _ = teacher_and_student(a.anchor_teacher)
     conds = Conditioning(student)
     judges = JudgeTrainer(a, log)
     judge = frozen(judges.judge)
@@ -432,7 +464,9 @@ def tune(a) -> None:
     ctx_u, pooled_u = conds([""])
     specs: dict[str, dict] = {}
     C.log_line(log, f"tune: teacher {a.teacher}, steps {a.steps} batch {a.batch} sampled + {a.fm_rows} stage-2, lr {a.lr}, "
-                    f"sampler {a.sampler_steps} steps guidance {a.guidance} shift {a.shift}")
+                    f"sampler {a.sampler_steps} steps guidance {a.guidance} shift {a.shift}, reward weight {a.reward_weight}, "
+                    f"anchor {a.anchor_rows} trajectories of {a.anchor_teacher or a.teacher} at guidance {a.anchor_guidance} "
+                    f"weight {a.anchor_weight}")
     t0, acc, n_acc = time.time(), {}, 0
     while run.step < a.steps:
         if a.refresh_every and run.step % a.refresh_every == 0 and run.step > 0:
@@ -444,16 +478,24 @@ def tune(a) -> None:
             student.dit.train()
         run.schedule(a.steps, a.lr, 20)
         # Training captions as stage 2 draws them (never a held-out combination).
-        caps = training_captions(rng, captions, a.batch)
-        for c in caps:
-            if c not in specs:
-                specs[c] = caption_spec(c)
-        ctx, pooled = conds(caps)
-        x = sample_with_grad(student, torch.randn(a.batch, 16, 8, 8, generator=gen) * sig[0], sig, ctx, pooled,
-                             ctx_u.expand(a.batch, -1, -1), pooled_u.expand(a.batch, -1), a.guidance)
-        picture = decoder.decoder(x / scale + shift).clamp(-1, 1)
-        loss, parts = caption_loss(*judge(picture), [specs[c] for c in caps])
-        parts["reward"] = loss.item()
+        loss, parts = torch.zeros(()), {}
+        if a.reward_weight:
+            caps = training_captions(rng, captions, a.batch)
+            for c in caps:
+                if c not in specs:
+                    specs[c] = caption_spec(c)
+            ctx, pooled = conds(caps)
+            x = sample_with_grad(student, torch.randn(a.batch, 16, 8, 8, generator=gen) * sig[0], sig, ctx, pooled,
+                                 ctx_u.expand(a.batch, -1, -1), pooled_u.expand(a.batch, -1), a.guidance)
+            picture = decoder.decoder(x / scale + shift).clamp(-1, 1)
+            loss_r, parts = caption_loss(*judge(picture), [specs[c] for c in caps])
+            loss = a.reward_weight * loss_r
+            parts["reward"] = loss_r.item()
+        if a.anchor_rows:
+            loss_a = anchor_rows(teacher, student, conds, training_captions(rng, captions, a.anchor_rows), sig,
+                                 ctx_u, pooled_u, gen, a)
+            loss = loss + a.anchor_weight * loss_a
+            parts["anchor"] = loss_a.item()
         if a.fm_rows:
             loss_fm = stage2_rows(student, conds, latents, captions, a.fm_rows, rng, gen, 0.1)
             loss = loss + a.fm_weight * loss_fm
@@ -490,6 +532,12 @@ def main() -> None:
     ap.add_argument("--ema", type=float, default=0.99)
     ap.add_argument("--fm-rows", type=int, default=16, help="tune: rows of stage 2's own loss per step")
     ap.add_argument("--fm-weight", type=float, default=2.0)
+    ap.add_argument("--reward-weight", type=float, default=1.0, help="tune: the judge's loss (0: anchor and stage-2 rows only)")
+    ap.add_argument("--anchor-rows", type=int, default=0,
+                    help="tune: teacher trajectories per step whose states anchor the student's velocity to the teacher's guided one")
+    ap.add_argument("--anchor-teacher", default=None, help="tune: whose guided velocity the anchor rows take (default: --teacher)")
+    ap.add_argument("--anchor-guidance", type=float, default=5.0, help="tune: the teacher's guidance for the anchor rows")
+    ap.add_argument("--anchor-weight", type=float, default=1.0)
     ap.add_argument("--sampler-steps", type=int, default=4)
     ap.add_argument("--guidance", type=float, default=5.0)
     ap.add_argument("--shift", type=float, default=3.0)

@@ -42,9 +42,12 @@ GRID_PROMPTS = [
 def guided_velocity(model: Stage2, x: torch.Tensor, sigma: torch.Tensor | float, ctx: torch.Tensor, pooled: torch.Tensor,
                     ctx_u: torch.Tensor, pooled_u: torch.Tensor, guidance: float) -> torch.Tensor:
     """CFG as the engine runs it: the conditional and the empty-prompt rows in one batch, then
-    vu + guidance·(vc − vu). `sigma` is one value or one per row of `x`."""
+    vu + guidance·(vc − vu); at guidance 1 the conditional rows alone, as the engine skips the others.
+    `sigma` is one value or one per row of `x`."""
     n = x.shape[0]
     t = torch.as_tensor(1000 * sigma, dtype=torch.float32).expand(n)
+    if guidance == 1:
+        return model.dit(x, t, ctx, pooled, t5_rows=1, t5_weight=77.0)
     v = model.dit(torch.cat([x, x]), torch.cat([t, t]), torch.cat([ctx, ctx_u]), torch.cat([pooled, pooled_u]),
                   t5_rows=1, t5_weight=77.0)
     vc, vu = v[:n], v[n:]
