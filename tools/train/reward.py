@@ -314,9 +314,47 @@ def pictures(a) -> None:
     add_pictures(model, conds, LatentDecoder(), training_captions(rng, captions, a.count), gen, a, log)
 
 
-def training_captions(rng: np.random.Generator, captions: list[list[str]], n: int) -> list[str]:
-    """n training captions as stage 2 draws them from the cached scenes' (never a held-out combination)."""
-    return [C.pick_caption(rng, captions[i]) for i in rng.integers(len(captions), size=n)]
+def training_captions(rng: np.random.Generator, captions: list[list[str]], n: int,
+                      scene_p: np.ndarray | None = None) -> list[str]:
+    """n training captions as stage 2 draws them from the cached scenes' (never a held-out combination);
+    `scene_p`, when given, is each scene's probability of being drawn (scene_weights)."""
+    rows = rng.integers(len(captions), size=n) if scene_p is None else rng.choice(len(captions), size=n, p=scene_p)
+    return [C.pick_caption(rng, captions[i]) for i in rows]
+
+
+def caption_category(caption: str) -> str:
+    """Which of the six categories a caption of the world's templates belongs to."""
+    spec = caption_spec(caption)
+    if spec["relation"]:
+        return "position"
+    if len(spec["counts"]) == 2:
+        return "color_attr" if spec["colours"] else "two_object"
+    if max(spec["counts"].values()) > 1:
+        return "counting"
+    return "colors" if spec["colours"] else "single_object"
+
+
+def scene_weights(captions: list[list[str]], weights: dict[str, float]) -> np.ndarray:
+    """Each cached scene's probability of being drawn when the categories its caption was drawn for
+    (opts[0]) are weighted as `weights` says (1 for those it leaves out): a category's total share
+    scales with its weight, whatever its share of the cache."""
+    cats = [caption_category(opts[0]) for opts in captions]
+    per = {c: cats.count(c) for c in set(cats)}
+    p = np.array([weights.get(c, 1.0) / per[c] for c in cats])
+    return p / p.sum()
+
+
+def parse_category_weights(text: str) -> dict[str, float]:
+    """"position=2,color_attr=2" → {"position": 2.0, "color_attr": 2.0}; names must be categories."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if name not in CATEGORIES or not value:
+            raise SystemExit(f"--category-weights: {item!r} is not <category>=<weight>; categories are {', '.join(CATEGORIES)}")
+        out[name] = float(value)
+        if not out[name] > 0:
+            raise SystemExit(f"--category-weights: the weight of {name} must be > 0, got {value}")
+    return out
 
 
 def load_judge() -> Judge:
@@ -463,24 +501,26 @@ def tune(a) -> None:
     sig = sigmas(a.sampler_steps, a.shift)
     ctx_u, pooled_u = conds([""])
     specs: dict[str, dict] = {}
+    weights = parse_category_weights(a.category_weights)
+    scene_p = scene_weights(captions, weights) if weights else None
     C.log_line(log, f"tune: teacher {a.teacher}, steps {a.steps} batch {a.batch} sampled + {a.fm_rows} stage-2, lr {a.lr}, "
                     f"sampler {a.sampler_steps} steps guidance {a.guidance} shift {a.shift}, reward weight {a.reward_weight}, "
                     f"anchor {a.anchor_rows} trajectories of {a.anchor_teacher or a.teacher} at guidance {a.anchor_guidance} "
-                    f"weight {a.anchor_weight}")
+                    f"weight {a.anchor_weight}" + (f", categories weighted {weights}" if weights else ""))
     t0, acc, n_acc = time.time(), {}, 0
     while run.step < a.steps:
         if a.refresh_every and run.step % a.refresh_every == 0 and run.step > 0:
             # The judge keeps up with the sampler: the student's newest pictures, labelled by the
             # detector, join its data, so what fools the judge stops paying (README, run 13).
             student.dit.eval()
-            add_pictures(student, conds, decoder, training_captions(rng, captions, a.refresh_pictures), gen, a, log)
+            add_pictures(student, conds, decoder, training_captions(rng, captions, a.refresh_pictures, scene_p), gen, a, log)
             judges.train(a.refresh_judge_steps, 48, a.judge_lr * 0.25, load_pool())
             student.dit.train()
         run.schedule(a.steps, a.lr, 20)
         # Training captions as stage 2 draws them (never a held-out combination).
         loss, parts = torch.zeros(()), {}
         if a.reward_weight:
-            caps = training_captions(rng, captions, a.batch)
+            caps = training_captions(rng, captions, a.batch, scene_p)
             for c in caps:
                 if c not in specs:
                     specs[c] = caption_spec(c)
@@ -538,6 +578,9 @@ def main() -> None:
     ap.add_argument("--anchor-teacher", default=None, help="tune: whose guided velocity the anchor rows take (default: --teacher)")
     ap.add_argument("--anchor-guidance", type=float, default=5.0, help="tune: the teacher's guidance for the anchor rows")
     ap.add_argument("--anchor-weight", type=float, default=1.0)
+    ap.add_argument("--category-weights", default="",
+                    help="tune: e.g. position=2,color_attr=2: the reward rows' and the judge's new pictures' captions "
+                         "drawn with these weights per category (the anchor rows keep stage 2's mix)")
     ap.add_argument("--sampler-steps", type=int, default=4)
     ap.add_argument("--guidance", type=float, default=5.0)
     ap.add_argument("--shift", type=float, default=3.0)

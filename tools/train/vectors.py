@@ -281,35 +281,43 @@ def main() -> None:
         cases.append({"name": f"mmdit/forward_cfg_t{tv:g}", "kind": "forward", "config": "mmdit_tiny", "weights": "weights.safetensors",
                       "inputs": {"x": w.tensor(f"{d}/x.bin", xx), "t": w.tensor(f"{d}/t.bin", t), "context": ctx_e, "y": y_e},
                       "outputs": {"out": w.tensor(f"{d}/out.bin", out)}, "tolerance": {"maxAbs": 1e-4}})
-    # Guided sampling from given noise with the model's defaults (Euler, MODEL_SPEC §4).
+    # Sampling from given noise with the model's defaults (Euler, MODEL_SPEC §4). A model whose
+    # default is unguided (guidance 1: the engine runs the conditional rows alone) also gets a
+    # guided run, so that both of the sampler's paths are pinned to the reference.
     sig = sigmas(steps, shift)
     noise = torch.randn(1, 16, 8, 8, generator=gen, dtype=torch.float64)
-    lat = sig[0] * noise
-    inter = {}
-    for k in range(steps):
-        v = s2.dit(torch.cat([lat, lat]), torch.tensor([1000 * sig[k]] * 2, dtype=torch.float64),
-                   context[[0, uncond]], pooled[[0, uncond]])
-        v_cfg = v[1:] + (v[:1] - v[1:]) * guidance
-        lat = lat + v_cfg * (sig[k + 1] - sig[k])
-        inter[f"latent_step{k + 1}"] = w.tensor(f"sample/int/latent_step{k + 1}.bin", lat)
-    vae_in = lat / scale_f + shift_f
-    cases.append({"name": f"mmdit/sample_euler_{steps}steps_cfg{guidance:g}_shift{shift:g}", "kind": "sampling", "config": "mmdit_tiny",
-                  "weights": "weights.safetensors",
-                  "inputs": {"noise": w.tensor("sample/noise.bin", noise),
-                             "cond_context": w.tensor("sample/cond_context.bin", context[:1]), "cond_y": w.tensor("sample/cond_y.bin", pooled[:1]),
-                             "uncond_context": w.tensor("sample/uncond_context.bin", context[uncond:uncond + 1]),
-                             "uncond_y": w.tensor("sample/uncond_y.bin", pooled[uncond:uncond + 1])},
-                  "outputs": {"final": w.tensor("sample/final.bin", lat), "final_vae_in": w.tensor("sample/final_vae_in.bin", vae_in)},
-                  "intermediates": inter,
-                  "params": {"sampler": "euler", "steps": steps, "cfg_scale": guidance, "shift": shift, "sigmas": sig,
-                             "timesteps": [1000 * s for s in sig[:-1]], "batch_order": ["cond", "uncond"], "x0": "sigmas[0] * noise",
-                             "prompt": PROMPTS[0], "negative_prompt": PROMPTS[uncond],
-                             "latent_format": {"scale_factor": scale_f, "shift_factor": shift_f, "final_vae_in": "final / scale_factor + shift_factor"}},
-                  "tolerance": {"maxAbs": 5e-4, "intermediatesMaxAbs": 5e-4}})
+    vae_in, final_ref = None, None
+    for g in [guidance] + ([4.0] if guidance == 1 else []):
+        lat = sig[0] * noise
+        inter = {}
+        d = "sample" if g == guidance else f"sample_cfg{g:g}"
+        for k in range(steps):
+            v = s2.dit(torch.cat([lat, lat]), torch.tensor([1000 * sig[k]] * 2, dtype=torch.float64),
+                       context[[0, uncond]], pooled[[0, uncond]])
+            v_cfg = v[:1] if g == 1 else v[1:] + (v[:1] - v[1:]) * g
+            lat = lat + v_cfg * (sig[k + 1] - sig[k])
+            inter[f"latent_step{k + 1}"] = w.tensor(f"{d}/int/latent_step{k + 1}.bin", lat)
+        lat_in = lat / scale_f + shift_f
+        final = w.tensor(f"{d}/final.bin", lat)
+        if vae_in is None:
+            vae_in, final_ref = lat_in, final
+        cases.append({"name": f"mmdit/sample_euler_{steps}steps_cfg{g:g}_shift{shift:g}", "kind": "sampling", "config": "mmdit_tiny",
+                      "weights": "weights.safetensors",
+                      "inputs": {"noise": w.tensor(f"{d}/noise.bin", noise),
+                                 "cond_context": w.tensor(f"{d}/cond_context.bin", context[:1]), "cond_y": w.tensor(f"{d}/cond_y.bin", pooled[:1]),
+                                 "uncond_context": w.tensor(f"{d}/uncond_context.bin", context[uncond:uncond + 1]),
+                                 "uncond_y": w.tensor(f"{d}/uncond_y.bin", pooled[uncond:uncond + 1])},
+                      "outputs": {"final": final, "final_vae_in": w.tensor(f"{d}/final_vae_in.bin", lat_in)},
+                      "intermediates": inter,
+                      "params": {"sampler": "euler", "steps": steps, "cfg_scale": g, "shift": shift, "sigmas": sig,
+                                 "timesteps": [1000 * s for s in sig[:-1]], "batch_order": ["cond", "uncond"], "x0": "sigmas[0] * noise",
+                                 "prompt": PROMPTS[0], "negative_prompt": PROMPTS[uncond],
+                                 "latent_format": {"scale_factor": scale_f, "shift_factor": shift_f, "final_vae_in": "final / scale_factor + shift_factor"}},
+                      "tolerance": {"maxAbs": 5e-4, "intermediatesMaxAbs": 5e-4}})
     # VAE decode of the sampled latent (denoiser space) and encode of a ground-truth render.
     img = vae.decoder(vae_in)
     cases.append({"name": "vae/decode_sampled", "kind": "vae_decode", "config": "vae_tiny", "weights": "weights.safetensors",
-                  "inputs": {"latent": cases[-1]["outputs"]["final"]},
+                  "inputs": {"latent": final_ref},
                   "outputs": {"image": w.tensor("vae/decode/image.bin", img),
                               "image_u8": w.tensor("vae/decode/image_u8.bin", tensor_to_image(img), "uint8", 1)},
                   "tolerance": {"maxAbs": 1e-4}})
