@@ -165,7 +165,11 @@ def main() -> None:
         stats = {"scale": 1.0, "shift": 0.0}
     else:
         ck = torch.load(a.checkpoint)
-        s2 = ck["ema"] if "ema" in ck else ck
+        # training checkpoints hold "ema"; `restore`'s dit_init.pt holds "model"; a bare state dict neither
+        s2 = ck.get("ema", ck.get("model", ck))
+        missing = sorted(k for k in model.state_dict() if k.startswith(("dit.", "clip_l.", "clip_g.")) and k not in s2)
+        if missing:
+            raise SystemExit(f"{a.checkpoint}: no text encoder / MM-DiT state ({len(missing)} tensors missing, e.g. {missing[0]})")
         vs = torch.load(a.vae)["ema"]
         stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
         print(f"checkpoint {a.checkpoint}: step {ck.get('step')}")

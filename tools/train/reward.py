@@ -1,4 +1,4 @@
-"""Reward tuning: the engine's own few-step sampler trained end to end against a judge of the world (run 13).
+"""Reward tuning: the engine's own few-step sampler trained end to end against a judge of the world (runs 13–14).
 
   python3 tools/train/reward.py judge [--steps 1500]                      → judge.pt (trained further if it exists)
   python3 tools/train/reward.py pictures --checkpoint <ck> [--count 1024]  → judge_pictures.pt (the pool)
@@ -7,6 +7,8 @@
                                                                           → reward.pt, reward_<step>.pt
   python3 tools/train/reward.py tune --guidance 1 --anchor-rows 32 --reward-weight 0 --fm-rows 0
                                                                           guidance distillation alone (run 14)
+  python3 tools/train/reward.py tune ... --category-weights position=2,color_attr=2
+                                                                          reward batches drawn more often from those categories
 
 Runs 7–12 all trained the denoiser towards a target picture (the conditional mean, a teacher's
 picture, a coupled scene) and scored the sampler only afterwards. Here the score itself is the loss:
