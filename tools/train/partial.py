@@ -56,7 +56,7 @@ def main() -> None:
         batch = items[i:i + 16]
         u8 = torch.from_numpy(np.stack([read_png(os.path.join(a.gt, f"{b['id']}.png")) for b in batch]))
         mean, _ = encoder(image_to_tensor(u8))
-        x0 = (mean - s.stats["shift"]) * s.stats["scale"]
+        x0 = (mean - s.decode.stats["shift"]) * s.decode.stats["scale"]
         x = (1 - sig[k0]) * x0 + sig[k0] * torch.randn(x0.shape, generator=gen)
         imgs = s.denoise([b["prompt"] for b in batch], x, sig, k0, a.guidance_scale)
         for b, im in zip(batch, imgs):
