@@ -57,9 +57,9 @@ def guided_velocity(model: Stage2, x: torch.Tensor, sigma: torch.Tensor | float,
 class LatentDecoder:
     """The cache's VAE decoder: denoiser-space latents (scaled and shifted) to uint8 RGB pictures."""
 
-    def __init__(self):
+    def __init__(self, vae_path: str | None = None):
         vae = make_vae()
-        vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
+        vae.load_state_dict(torch.load(vae_path or os.path.join(C.CACHE, "vae.pt"))["ema"])
         self.decoder = vae.decoder.eval()
         self.stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
 
@@ -69,10 +69,10 @@ class LatentDecoder:
 
 
 class Sampler:
-    def __init__(self, checkpoint: str, raw: bool = False):
+    def __init__(self, checkpoint: str, raw: bool = False, vae_path: str | None = None):
         self.model, ck = load_stage2(checkpoint, raw)
         self.step = ck.get("step")
-        self.decode = LatentDecoder()
+        self.decode = LatentDecoder(vae_path)
         self.ids = C.CaptionIds()
 
     @torch.no_grad()
@@ -120,9 +120,10 @@ def main() -> None:
     ap.add_argument("--eta", type=float, default=0.0, help="share of fresh noise per step (0: Euler)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--raw", action="store_true", help="the trained weights instead of their EMA")
+    ap.add_argument("--vae", default=None, help="the VAE checkpoint whose decoder makes the pictures (default: the cache's vae.pt)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    s = Sampler(a.checkpoint, a.raw)
+    s = Sampler(a.checkpoint, a.raw, a.vae)
     gen = torch.Generator().manual_seed(a.seed)
     if a.grid:
         prompts = [p for p in GRID_PROMPTS for _ in range(a.images_per_prompt)]
