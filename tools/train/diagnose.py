@@ -2,6 +2,7 @@
 
   python3 tools/train/diagnose.py gap   [--checkpoint dit.pt] [--raw] [--count 2048]
   python3 tools/train/diagnose.py probe [--checkpoint dit.pt] [--raw]
+  python3 tools/train/diagnose.py guidance [--checkpoint dit.pt] [--count 512]
 
 gap: the denoiser's loss on cached training scenes against fresh ones (rendered and encoded now,
 with the frozen encoder), with the same noise and σ for both, per σ bin. A gap says the latent
@@ -12,6 +13,12 @@ captions "a photo of a <colour> <shape>" (28 trained, 4 held out), a ridge-regre
 on the trained ones reads the colour of the held-out ones from each feature (both pooled vectors,
 CLIP-G's projected pooled vector, CLIP-L's output at the shape token); the nearest trained caption
 by the pooled vector's cosine; and, where the checkpoint holds one, the auxiliary head's reading.
+
+guidance: how much guidance a guidance-distilled model's conditional rows carry, per σ. On cached
+scenes noised to σ, with d = v_c − v_u (conditional minus empty-prompt velocity) and f = ε − x0 − v_u,
+a model that samples as CFG at w from its own empty-prompt rows has d = w·(E[ε − x0 | x_t, c] − v_u);
+f's noise is uncorrelated with d, so w ≈ |d|² / ⟨d, f⟩ (1 for a plain flow model). Also each
+branch's stage-2 loss.
 """
 from __future__ import annotations
 
@@ -132,18 +139,41 @@ def probe(a) -> None:
               f"held-out {int((read == colour)[held].sum())}/{int(held.sum())}")
 
 
+@torch.no_grad()
+def guidance(a) -> None:
+    model, ck = load_stage2(a.checkpoint, a.raw)
+    data = torch.load(os.path.join(C.CACHE, "latents.pt"))
+    rng, gen = np.random.default_rng(a.seed), torch.Generator().manual_seed(a.seed)
+    pick = rng.integers(data["latents"].shape[0], size=a.count)
+    x0 = data["latents"][torch.from_numpy(pick)].float()
+    caps = [C.pick_caption(rng, data["captions"][i]) for i in pick]
+    eps = torch.randn(x0.shape, generator=gen)
+    ids = C.CaptionIds()
+    cc, pc = model.cond(*ids(caps), t5_rows=1)
+    cu, pu = model.cond(*ids([""] * a.count), t5_rows=1)
+    print(f"checkpoint {a.checkpoint} (step {ck.get('step')}, {'raw' if a.raw else 'EMA'}), {a.count} scenes")
+    print("σ        w     loss cond  loss empty")
+    for s in [0.923, 0.819, 0.668, 0.55, 0.432, 0.2, 0.05]:
+        xt, t = (1 - s) * x0 + s * eps, torch.full((a.count,), 1000 * s)
+        vc = model.dit(xt, t, cc, pc, t5_rows=1, t5_weight=77.0)
+        vu = model.dit(xt, t, cu, pu, t5_rows=1, t5_weight=77.0)
+        d, f = vc - vu, eps - x0 - vu
+        print(f"{s:.3f}  {((d * d).sum() / (d * f).sum()).item():5.2f}  {((vc - eps + x0) ** 2).mean().item():9.4f}"
+              f"  {((vu - eps + x0) ** 2).mean().item():10.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["gap", "probe"])
+    ap.add_argument("what", choices=["gap", "probe", "guidance"])
     ap.add_argument("--checkpoint", default=os.path.join(C.CACHE, "dit.pt"))
     ap.add_argument("--raw", action="store_true", help="the trained weights instead of their EMA")
-    ap.add_argument("--count", type=int, default=2048, help="gap: scenes of each kind")
+    ap.add_argument("--count", type=int, default=2048, help="gap: scenes of each kind; guidance: scenes")
     ap.add_argument("--ridge", type=float, default=1.0, help="probe: ridge penalty on the standardised features")
     ap.add_argument("--seed", type=int, default=4321)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    gap(a) if a.what == "gap" else probe(a)
+    {"gap": gap, "probe": probe, "guidance": guidance}[a.what](a)
 
 
 if __name__ == "__main__":
