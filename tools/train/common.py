@@ -24,7 +24,7 @@ CLIP_HEADS = 1
 CLIP_LAYERS = 3
 CLIP_MLP_RATIO = 4
 DIT_HIDDEN = 64
-DIT_DEPTH = 5
+DIT_DEPTH = 7
 DIT_HEAD_DIM = 64
 # Blocks with MMDiT-X's second, image-only self-attention (SD3.5-Medium's dual attention). The
 # shipped model has none; run 4 (README) tried (0, 1, 2): about 10 % more per step, no better score.
