@@ -2,6 +2,7 @@
 
   python3 tools/train/decoder.py pairs --checkpoint ~/.cache/mmdit-train/dit_init.pt --count 6144
   python3 tools/train/decoder.py tune --steps 1500          # writes vae_dec.pt (vae.pt's format)
+  python3 tools/train/decoder.py tune --pairs ~/.cache/mmdit-train/snap_pairs.pt --out …   # run 20 (snap.py)
 
 The denoiser's last latents draw shapes as lumpy blobs that the decoder, trained on the encoder's
 latents of clean renders only, decodes as lumpy blobs. Here the decoder also learns from pairs
@@ -77,13 +78,26 @@ def weighted_rec(y: torch.Tensor, u8: torch.Tensor) -> torch.Tensor:
 def tune(a) -> None:
     torch.manual_seed(a.seed)
     vae = make_vae()
-    vae.load_state_dict(torch.load(os.path.join(C.CACHE, "vae.pt"))["ema"])
+    vae.load_state_dict(torch.load(a.init)["ema"])
     for p in vae.encoder.parameters():
         p.requires_grad_(False)
     vae.encoder.eval()
     stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
-    d = torch.load(PAIRS)
+    parts = [torch.load(path) for path in a.pairs.split(",")]
+    d = {"latents": torch.cat([p["latents"] for p in parts]), "images": torch.cat([p["images"] for p in parts]),
+         "start_steps": torch.cat([p["start_steps"] for p in parts]), "checkpoint": parts[0]["checkpoint"]}
     lat, gt = d["latents"].float(), d["images"]
+    pair_p = None
+    if a.balance:
+        # snap.py's pairs keep far more single objects than counts (README, run 20): draw the pair
+        # rows with each category equally likely.
+        if not all("captions" in p for p in parts):
+            raise SystemExit("--balance needs pairs with captions (snap.py's)")
+        from reward import caption_category
+        cats = [caption_category(c) for p in parts for c in p["captions"]]
+        per = {c: cats.count(c) for c in set(cats)}
+        pair_p = np.array([1.0 / per[c] for c in cats])
+        pair_p /= pair_p.sum()
     if a.use_steps:
         keep = torch.isin(d["start_steps"], torch.tensor([int(k) for k in a.use_steps.split(",")]))
         lat, gt = lat[keep], gt[keep]
@@ -97,7 +111,8 @@ def tune(a) -> None:
     for step in range(a.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.steps, a.lr, 50)
-        j = torch.from_numpy(rng.integers(0, lat.shape[0], a.pair_rows))
+        j = torch.from_numpy(rng.integers(0, lat.shape[0], a.pair_rows) if pair_p is None
+                             else rng.choice(lat.shape[0], size=a.pair_rows, p=pair_p))
         y_pair = vae.decoder(lat[j] / stats["scale"] + stats["shift"])
         rec_pair = weighted_rec(y_pair, gt[j])
         imgs, _ = C.training_batch(rng, a.render_rows)
@@ -133,6 +148,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="pairs: the sampler's steps (6); tune: training steps (1500)")
     ap.add_argument("--shift", type=float, default=3.0)
     ap.add_argument("--start-steps", default="2,3,3,4", help="pairs: schedule steps the scenes are noised to, in turn")
+    ap.add_argument("--pairs", default=PAIRS, help="tune: the pairs to learn, comma-separated files (snap.py writes snap_pairs.pt, run 20)")
+    ap.add_argument("--balance", action="store_true", help="tune: pair rows drawn with each caption category equally likely")
+    ap.add_argument("--init", default=os.path.join(C.CACHE, "vae.pt"), help="tune: the VAE to start from (its EMA)")
     ap.add_argument("--use-steps", default="", help="tune: only the pairs that started at these schedule steps")
     ap.add_argument("--pair-rows", type=int, default=8)
     ap.add_argument("--render-rows", type=int, default=8)

@@ -3,6 +3,8 @@
   python3 tools/train/sample.py --prompts <prompts.json> --out-dir <dir> [--checkpoint dit.pt]
          [--steps 10] [--guidance-scale 4] [--shift 1] [--images-per-prompt 4]
   python3 tools/train/sample.py --grid out.png [--checkpoint …]      a grid of the six categories
+  python3 tools/train/sample.py … --latents-out L.pt; … --latents-in L.pt --vae other.pt
+                                                   the same final latents through another decoder
 
 prompts.json is the evaluation's list (`npm run eval -- --out-dir <d> …` writes <d>/prompts.json:
 [{"id", "prompt", …}]); each picture is written as <id>.png, which `npm run eval -- --images <dir>`
@@ -102,6 +104,7 @@ class Sampler:
                 x0, eps = x - sig[k] * vg, x + (1 - sig[k]) * vg
                 z = torch.randn(x.shape, generator=gen)
                 x = (1 - sig[k + 1]) * x0 + sig[k + 1] * ((1 - eta * eta) ** 0.5 * eps + eta * z)
+        self.last_latents = x
         return self.decode(x)
 
 
@@ -120,6 +123,8 @@ def main() -> None:
     ap.add_argument("--eta", type=float, default=0.0, help="share of fresh noise per step (0: Euler)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--raw", action="store_true", help="the trained weights instead of their EMA")
+    ap.add_argument("--latents-out", default=None, help="also save the final latents (torch file), for --latents-in")
+    ap.add_argument("--latents-in", default=None, help="decode these saved final latents instead of sampling (e.g. with another --vae)")
     ap.add_argument("--vae", default=None, help="the VAE checkpoint whose decoder makes the pictures (default: the cache's vae.pt)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -134,14 +139,27 @@ def main() -> None:
     with open(a.prompts) as f:
         items = json.load(f)
     os.makedirs(a.out_dir, exist_ok=True)
-    batch = []
+    if a.latents_in:
+        # Another decoder on the same final latents (run 20): no sampling, so decoders compare on one draw.
+        saved = torch.load(a.latents_in)
+        if saved["ids"] != [it["id"] for it in items]:
+            raise SystemExit(f"--latents-in {a.latents_in} holds other pictures than {a.prompts}")
+        for k in range(0, len(items), 64):
+            for it, im in zip(items[k:k + 64], s.decode(saved["latents"][k:k + 64].float())):
+                write_png(os.path.join(a.out_dir, f"{it['id']}.png"), im)
+        print(f"decoded {len(items)} latents of {a.latents_in} to {a.out_dir}")
+        return
+    batch, finals = [], []
     for it in items:
         batch.append(it)
         if len(batch) == 16 or it is items[-1]:
             imgs = s([b["prompt"] for b in batch], torch.randn(len(batch), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen, a.guidance_max_sigma)
+            finals.append(s.last_latents)
             for b, im in zip(batch, imgs):
                 write_png(os.path.join(a.out_dir, f"{b['id']}.png"), im)
             batch = []
+    if a.latents_out:
+        torch.save({"ids": [it["id"] for it in items], "latents": torch.cat(finals)}, a.latents_out)
     print(f"step {s.step}: wrote {len(items)} pictures to {a.out_dir}")
 
 
