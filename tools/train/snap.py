@@ -15,7 +15,7 @@ picture instead: each blob of the picture becomes a clean render of the shape it
 the blob's place, size and colour (`snap`), so the pair is consistent with the latent. Trained on
 such pairs beside clean round trips (decoder.py tune), the decoder learns to draw a clean shape where
 the denoiser drew a blob of it: a consistency decoder. The encoder, hence every latent the denoiser
-learnt, is unchanged, and the engine runs the same VAE.
+learnt, is unchanged, and so is the VAE's architecture, which the engine runs as before.
 
 Only training captions are sampled, and a snapped scene holding a held-out colour–shape pair is
 dropped, so no target ever shows one. Pictures whose blobs do not match their caption's objects one
@@ -36,11 +36,12 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
+from models import image_to_tensor  # noqa: E402
 from pngio import grid, write_png  # noqa: E402
 from reward import anchor_rows, caption_category, caption_spec, scene_weights, training_captions  # noqa: E402
 from sample import LatentDecoder, guided_velocity  # noqa: E402
-from student import Conditioning  # noqa: E402
-from train import load_stage2  # noqa: E402
+from student import Conditioning, StudentTraining, teacher_and_student  # noqa: E402
+from train import load_encoder, load_stage2  # noqa: E402
 from vectors import sigmas  # noqa: E402
 from world import (CANVAS, CATEGORIES, COLOUR_RGB, COLOURS, HELD_OUT_COLOUR_SHAPES, MARGIN, coverage,  # noqa: E402
                    relation_holds, render)
@@ -143,7 +144,7 @@ def snap(img: np.ndarray, caption: str) -> dict | None:
     if any(c is None for c in colours):
         return None
     best, best_score = None, -1.0
-    for order in set(itertools.permutations(wanted)):
+    for order in sorted(set(itertools.permutations(wanted))):  # sorted: seeded runs repeat exactly
         fits = [fit(m, s) for m, s in zip(masks, order)]
         if min(f[0] for f in fits) < MIN_FIT:
             continue
@@ -227,9 +228,6 @@ def tune(a) -> None:
     every state of the sampler's trajectory that made a snapped picture, the student's estimate of the
     final latent, x − σ·v, is held to the snapped scene's latent (reflow on the sampler's own coupling,
     its endpoints cleaned). Anchor rows hold the rest of the sampler to the teacher's."""
-    from student import StudentTraining, teacher_and_student
-    from train import load_encoder
-    from models import image_to_tensor
     log = os.path.join(C.CACHE, "snap.log")
     teacher, student = teacher_and_student(a.checkpoint)
     conds = Conditioning(student)
