@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
 from models import image_to_tensor  # noqa: E402
+from reward import caption_category  # noqa: E402
 from sample import guided_velocity  # noqa: E402
 from train import load_encoder, load_stage2, lr_at, make_vae  # noqa: E402
 from vectors import sigmas  # noqa: E402
@@ -93,7 +94,8 @@ def tune(a) -> None:
         # rows with each category equally likely.
         if not all("captions" in p for p in parts):
             raise SystemExit("--balance needs pairs with captions (snap.py's)")
-        from reward import caption_category
+        if a.use_steps:
+            raise SystemExit("--balance and --use-steps do not go together: snap.py's pairs all start from noise")
         cats = [caption_category(c) for p in parts for c in p["captions"]]
         per = {c: cats.count(c) for c in set(cats)}
         pair_p = np.array([1.0 / per[c] for c in cats])

@@ -76,6 +76,8 @@ class Sampler:
         self.step = ck.get("step")
         self.decode = LatentDecoder(vae_path)
         self.ids = C.CaptionIds()
+        # The final latents of the last call, before decoding (--latents-out).
+        self.last_latents: torch.Tensor | None = None
 
     @torch.no_grad()
     def __call__(self, prompts: list[str], noise: torch.Tensor, steps: int, guidance: float, shift: float,

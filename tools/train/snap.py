@@ -44,7 +44,7 @@ from student import Conditioning, StudentTraining, teacher_and_student  # noqa: 
 from train import load_encoder, load_stage2  # noqa: E402
 from vectors import sigmas  # noqa: E402
 from world import (CANVAS, CATEGORIES, COLOUR_RGB, COLOURS, HELD_OUT_COLOUR_SHAPES, MARGIN, coverage,  # noqa: E402
-                   relation_holds, render)
+                   relation_holds, render, sample_training_scene)
 
 PAIRS = os.path.join(C.CACHE, "snap_pairs.pt")
 PROTOTYPES = np.array([COLOUR_RGB[c] for c in COLOURS], dtype=np.float64)
@@ -268,18 +268,18 @@ def tune(a) -> None:
         x0 = x - sigma[:, None, None, None] * v
         z = target[torch.from_numpy(j)].repeat_interleave(n_steps, 0)
         loss_snap = ((x0 - z) ** 2).mean()
-        loss, parts_ = loss_snap, {"snap": loss_snap.item()}
+        loss, terms = loss_snap, {"snap": loss_snap.item()}
         if a.anchor_rows:
             loss_a = anchor_rows(teacher, student, conds, training_captions(rng, data["captions"], a.anchor_rows), sig,
                                  ctx_u, pooled_u, gen, a)
             loss = loss + a.anchor_weight * loss_a
-            parts_["anchor"] = loss_a.item()
+            terms["anchor"] = loss_a.item()
         run.update(loss)
-        for k, v_ in parts_.items():
-            acc[k] = acc.get(k, 0.0) + v_
+        for name, value in terms.items():
+            acc[name] = acc.get(name, 0.0) + value
         n_acc += 1
         if run.step % 10 == 0 or run.step == a.tune_steps:
-            C.log_line(log, f"step {run.step} " + " ".join(f"{k} {v_ / n_acc:.4f}" for k, v_ in acc.items())
+            C.log_line(log, f"step {run.step} " + " ".join(f"{name} {value / n_acc:.4f}" for name, value in acc.items())
                        + f" lr {run.lr:.2e} elapsed {time.time() - t0:.0f}s")
             acc, n_acc = {}, 0
         run.checkpoint(now=run.step == a.tune_steps or run.step in a.keep)
@@ -291,7 +291,6 @@ def tune(a) -> None:
 def check(a) -> None:
     """The snapper on ground-truth renders of training scenes: it must give back every scene's objects
     (shape and colour) at their places, within 1.5 px of centre and size per object."""
-    from world import sample_training_scene
     rng = np.random.default_rng(a.seed)
     wrong = []
     for i in range(a.count):
