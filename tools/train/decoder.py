@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
 from models import image_to_tensor  # noqa: E402
-from reward import caption_category  # noqa: E402
+from reward import scene_weights  # noqa: E402
 from sample import guided_velocity  # noqa: E402
 from train import load_encoder, load_stage2, lr_at, make_vae  # noqa: E402
 from vectors import sigmas  # noqa: E402
@@ -76,6 +76,18 @@ def weighted_rec(y: torch.Tensor, u8: torch.Tensor) -> torch.Tensor:
     return ((1.0 + 4.0 * fg) * (y - target) ** 2).mean()
 
 
+def load_pairs(paths: str) -> dict:
+    """Pair files (comma-separated) as one: tensors and lists concatenated, the rest from the first
+    file; only what every file holds."""
+    parts = [torch.load(path) for path in paths.split(",")]
+    out = {}
+    for key in set.intersection(*(set(p) for p in parts)):
+        values = [p[key] for p in parts]
+        out[key] = (torch.cat(values) if isinstance(values[0], torch.Tensor)
+                    else sum(values, []) if isinstance(values[0], list) else values[0])
+    return out
+
+
 def tune(a) -> None:
     torch.manual_seed(a.seed)
     vae = make_vae()
@@ -84,22 +96,17 @@ def tune(a) -> None:
         p.requires_grad_(False)
     vae.encoder.eval()
     stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
-    parts = [torch.load(path) for path in a.pairs.split(",")]
-    d = {"latents": torch.cat([p["latents"] for p in parts]), "images": torch.cat([p["images"] for p in parts]),
-         "start_steps": torch.cat([p["start_steps"] for p in parts]), "checkpoint": parts[0]["checkpoint"]}
+    d = load_pairs(a.pairs)
     lat, gt = d["latents"].float(), d["images"]
     pair_p = None
     if a.balance:
         # snap.py's pairs keep far more single objects than counts (README, run 20): draw the pair
         # rows with each category equally likely.
-        if not all("captions" in p for p in parts):
+        if "captions" not in d:
             raise SystemExit("--balance needs pairs with captions (snap.py's)")
         if a.use_steps:
             raise SystemExit("--balance and --use-steps do not go together: snap.py's pairs all start from noise")
-        cats = [caption_category(c) for p in parts for c in p["captions"]]
-        per = {c: cats.count(c) for c in set(cats)}
-        pair_p = np.array([1.0 / per[c] for c in cats])
-        pair_p /= pair_p.sum()
+        pair_p = scene_weights([[c] for c in d["captions"]], {})
     if a.use_steps:
         keep = torch.isin(d["start_steps"], torch.tensor([int(k) for k in a.use_steps.split(",")]))
         lat, gt = lat[keep], gt[keep]

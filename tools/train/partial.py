@@ -58,7 +58,7 @@ def main() -> None:
         mean, _ = encoder(image_to_tensor(u8))
         x0 = (mean - s.decode.stats["shift"]) * s.decode.stats["scale"]
         x = (1 - sig[k0]) * x0 + sig[k0] * torch.randn(x0.shape, generator=gen)
-        imgs = s.denoise([b["prompt"] for b in batch], x, sig, k0, a.guidance_scale)
+        imgs = s.decode(s.denoise([b["prompt"] for b in batch], x, sig, k0, a.guidance_scale))
         for b, im in zip(batch, imgs):
             write_png(os.path.join(a.out_dir, f"{b['id']}.png"), im)
     print(f"step {s.step}: {len(items)} pictures from σ {sig[k0]:.3f} (step {k0} of {a.steps}) to {a.out_dir}")

@@ -452,9 +452,13 @@ def centroid(mass: torch.Tensor) -> torch.Tensor:
 # Tuning the sampler
 
 
-def sample_with_grad(model, x, sig, ctx, pooled, ctx_u, pooled_u, guidance: float) -> torch.Tensor:
-    """The engine's sampler (Euler, CFG) from noise `x` at σ sig[0], keeping the graph."""
+def sample_with_grad(model, x, sig, ctx, pooled, ctx_u, pooled_u, guidance: float,
+                     states: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """The engine's sampler (Euler, CFG) from noise `x` at σ sig[0], keeping the graph; the state
+    before each step is appended to `states`, when given."""
     for k in range(len(sig) - 1):
+        if states is not None:
+            states.append(x)
         x = x + guided_velocity(model, x, sig[k], ctx, pooled, ctx_u, pooled_u, guidance) * (sig[k + 1] - sig[k])
     return x
 
@@ -509,7 +513,6 @@ def tune(a) -> None:
                     f"sampler {a.sampler_steps} steps guidance {a.guidance} shift {a.shift}, reward weight {a.reward_weight}, "
                     f"anchor {a.anchor_rows} trajectories of {a.anchor_teacher or a.teacher} at guidance {a.anchor_guidance} "
                     f"weight {a.anchor_weight}" + (f", categories weighted {weights}" if weights else ""))
-    t0, acc, n_acc = time.time(), {}, 0
     while run.step < a.steps:
         if a.refresh_every and run.step % a.refresh_every == 0 and run.step > 0:
             # The judge keeps up with the sampler: the student's newest pictures, labelled by the
@@ -543,17 +546,8 @@ def tune(a) -> None:
             loss = loss + a.fm_weight * loss_fm
             parts["stage2"] = loss_fm.item()
         run.update(loss)
-        for k, v in parts.items():
-            acc[k] = acc.get(k, 0.0) + v
-        n_acc += 1
-        if run.step % 10 == 0 or run.step == a.steps:
-            C.log_line(log, f"step {run.step} " + " ".join(f"{k} {v / n_acc:.4f}" for k, v in acc.items())
-                       + f" lr {run.lr:.2e} elapsed {time.time() - t0:.0f}s")
-            acc, n_acc = {}, 0
-        run.checkpoint(now=run.step == a.steps or run.step in a.keep)
-        if run.step in a.keep:
-            C.save_atomic({"ema": run.ema.shadow, "step": run.step}, os.path.join(C.CACHE, f"reward_{run.step:05d}.pt"))
-    C.log_line(log, f"tune done: {run.step} steps, wall {time.time() - t0:.0f}s")
+        run.record(parts, a.steps, log, a.keep, "reward")
+    C.log_line(log, f"tune done: {run.step} steps, wall {time.time() - run.started:.0f}s")
 
 
 def main() -> None:

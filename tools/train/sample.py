@@ -76,19 +76,18 @@ class Sampler:
         self.step = ck.get("step")
         self.decode = LatentDecoder(vae_path)
         self.ids = C.CaptionIds()
-        # The final latents of the last call, before decoding (--latents-out).
-        self.last_latents: torch.Tensor | None = None
 
     @torch.no_grad()
     def __call__(self, prompts: list[str], noise: torch.Tensor, steps: int, guidance: float, shift: float,
-                 eta: float = 0.0, gen: torch.Generator | None = None, guidance_max_sigma: float = 1.0) -> np.ndarray:
+                 eta: float = 0.0, gen: torch.Generator | None = None, guidance_max_sigma: float = 1.0) -> torch.Tensor:
+        """Final latents from `noise` (`decode` makes the pictures)."""
         sig = sigmas(steps, shift)
         return self.denoise(prompts, sig[0] * noise, sig, 0, guidance, eta, gen, guidance_max_sigma)
 
     @torch.no_grad()
     def denoise(self, prompts: list[str], x: torch.Tensor, sig, start: int, guidance: float,
-                eta: float = 0.0, gen: torch.Generator | None = None, guidance_max_sigma: float = 1.0) -> np.ndarray:
-        """Euler steps `start`… of the schedule `sig` from latent `x` (at σ = sig[start]), then decode.
+                eta: float = 0.0, gen: torch.Generator | None = None, guidance_max_sigma: float = 1.0) -> torch.Tensor:
+        """Euler steps `start`… of the schedule `sig` from latent `x` (at σ = sig[start]); the final latents.
         `eta` > 0 makes them ancestral steps (noise from `gen`); guidance applies at σ ≤ `guidance_max_sigma`."""
         n = len(prompts)
         l, g = self.ids(prompts + [""])
@@ -106,8 +105,7 @@ class Sampler:
                 x0, eps = x - sig[k] * vg, x + (1 - sig[k]) * vg
                 z = torch.randn(x.shape, generator=gen)
                 x = (1 - sig[k + 1]) * x0 + sig[k + 1] * ((1 - eta * eta) ** 0.5 * eps + eta * z)
-        self.last_latents = x
-        return self.decode(x)
+        return x
 
 
 def main() -> None:
@@ -134,7 +132,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(a.seed)
     if a.grid:
         prompts = [p for p in GRID_PROMPTS for _ in range(a.images_per_prompt)]
-        imgs = s(prompts, torch.randn(len(prompts), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen, a.guidance_max_sigma)
+        imgs = s.decode(s(prompts, torch.randn(len(prompts), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen, a.guidance_max_sigma))
         write_png(a.grid, grid(imgs, 2 * a.images_per_prompt, 2))
         print(f"step {s.step}: wrote {a.grid}")
         return
@@ -155,9 +153,9 @@ def main() -> None:
     for it in items:
         batch.append(it)
         if len(batch) == 16 or it is items[-1]:
-            imgs = s([b["prompt"] for b in batch], torch.randn(len(batch), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen, a.guidance_max_sigma)
-            finals.append(s.last_latents)
-            for b, im in zip(batch, imgs):
+            x = s([b["prompt"] for b in batch], torch.randn(len(batch), 16, 8, 8, generator=gen), a.steps, a.guidance_scale, a.shift, a.eta, gen, a.guidance_max_sigma)
+            finals.append(x)
+            for b, im in zip(batch, s.decode(x)):
                 write_png(os.path.join(a.out_dir, f"{b['id']}.png"), im)
             batch = []
     if a.latents_out:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+from collections import Counter
 import os
 import sys
 import time
@@ -38,7 +39,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 from models import image_to_tensor  # noqa: E402
 from pngio import grid, write_png  # noqa: E402
-from reward import anchor_rows, caption_category, caption_spec, scene_weights, training_captions  # noqa: E402
+from decoder import load_pairs  # noqa: E402
+from reward import anchor_rows, caption_category, caption_spec, sample_with_grad, scene_weights, training_captions  # noqa: E402
 from sample import LatentDecoder, guided_velocity  # noqa: E402
 from student import Conditioning, StudentTraining, teacher_and_student  # noqa: E402
 from train import load_encoder, load_stage2  # noqa: E402
@@ -195,11 +197,9 @@ def make_pairs(a) -> None:
         caps = training_captions(rng, captions, min(64, a.count - i), scene_p)
         ctx, pooled = conds(caps)
         n = len(caps)
-        x, states = torch.randn(n, 16, 8, 8, generator=gen) * sig[0], []
-        for k in range(len(sig) - 1):
-            states.append(x)
-            x = x + guided_velocity(model, x, sig[k], ctx, pooled, ctx_u.expand(n, -1, -1), pooled_u.expand(n, -1),
-                                    a.guidance) * (sig[k + 1] - sig[k])
+        states: list[torch.Tensor] = []
+        x = sample_with_grad(model, torch.randn(n, 16, 8, 8, generator=gen) * sig[0], sig, ctx, pooled,
+                             ctx_u.expand(n, -1, -1), pooled_u.expand(n, -1), a.guidance, states)
         states = torch.stack(states, 1)
         imgs = decoder(x)
         for k in range(n):
@@ -231,22 +231,19 @@ def tune(a) -> None:
     log = os.path.join(C.CACHE, "snap.log")
     teacher, student = teacher_and_student(a.checkpoint)
     conds = Conditioning(student)
-    parts = [torch.load(p) for p in a.pairs.split(",")]
-    if not all("states" in p for p in parts):
+    d = load_pairs(a.pairs)
+    if "states" not in d:
         raise SystemExit("snap.py tune needs pairs with their sampler states (snap.py pairs writes them)")
-    states = torch.cat([p["states"] for p in parts])
-    caps = [c for p in parts for c in p["captions"]]
-    sig = parts[0]["sigmas"]
+    states, caps, sig = d["states"], d["captions"], d["sigmas"]
     stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
     encoder = load_encoder()
     with torch.no_grad():
-        images = torch.cat([p["images"] for p in parts])
+        images = d["images"]
         target = torch.cat([encoder(image_to_tensor(images[i:i + 256]))[0] for i in range(0, images.shape[0], 256)])
         target = (target - stats["shift"]) * stats["scale"]
-    cats = [caption_category(c) for c in caps]
-    per = {c: cats.count(c) for c in set(cats)}
-    pair_p = np.array([1.0 / per[c] for c in cats])
-    pair_p /= pair_p.sum()
+    # Each category equally likely, as the pairs keep far more single objects than counts.
+    pair_p = scene_weights([[c] for c in caps], {})
+    per = dict(Counter(caption_category(c) for c in caps))
     data = torch.load(os.path.join(C.CACHE, "latents.pt"))
     run = StudentTraining(student, os.path.join(C.CACHE, "snap_dit.pt"), a.lr, a.ema, a.seed + 3, a.resume, 240.0)
     rng, gen = run.rng, run.gen
@@ -256,7 +253,6 @@ def tune(a) -> None:
     a.anchor_guidance = a.guidance
     C.log_line(log, f"snap tune: {states.shape[0]} pairs ({per}), batch {a.batch} x {n_steps} states + {a.anchor_rows} anchor "
                     f"trajectories, lr {a.lr}, {a.tune_steps} steps")
-    t0, acc, n_acc = time.time(), {}, 0
     while run.step < a.tune_steps:
         run.schedule(a.tune_steps, a.lr, 20)
         j = rng.choice(states.shape[0], size=a.batch, p=pair_p)
@@ -275,17 +271,8 @@ def tune(a) -> None:
             loss = loss + a.anchor_weight * loss_a
             terms["anchor"] = loss_a.item()
         run.update(loss)
-        for name, value in terms.items():
-            acc[name] = acc.get(name, 0.0) + value
-        n_acc += 1
-        if run.step % 10 == 0 or run.step == a.tune_steps:
-            C.log_line(log, f"step {run.step} " + " ".join(f"{name} {value / n_acc:.4f}" for name, value in acc.items())
-                       + f" lr {run.lr:.2e} elapsed {time.time() - t0:.0f}s")
-            acc, n_acc = {}, 0
-        run.checkpoint(now=run.step == a.tune_steps or run.step in a.keep)
-        if run.step in a.keep:
-            C.save_atomic({"ema": run.ema.shadow, "step": run.step}, os.path.join(C.CACHE, f"snap_dit_{run.step:05d}.pt"))
-    C.log_line(log, f"snap tune done: {run.step} steps, wall {time.time() - t0:.0f}s")
+        run.record(terms, a.tune_steps, log, a.keep, "snap_dit")
+    C.log_line(log, f"snap tune done: {run.step} steps, wall {time.time() - run.started:.0f}s")
 
 
 def check(a) -> None:
@@ -316,7 +303,7 @@ def check(a) -> None:
 
 
 def show(a) -> None:
-    d = torch.load(a.pairs)
+    d = load_pairs(a.pairs)
     n = min(a.show, d["images"].shape[0])
     rows = []
     for k in range(n):

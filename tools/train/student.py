@@ -61,7 +61,9 @@ class StudentTraining:
         self.ema = C.Ema(student, ema)
         self.rng, self.gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
         self.step = resume_student(path, student, self.opt, self.ema, self.rng, self.gen) if resume else 0
-        self.saved_at = time.time()
+        self.saved_at = self.started = time.time()
+        self.terms: dict[str, float] = {}
+        self.terms_n = 0
 
     @property
     def lr(self) -> float:
@@ -79,6 +81,20 @@ class StudentTraining:
         self.opt.step()
         self.ema.update(self.student, min(self.ema.decay, (1 + self.step) / (10 + self.step)))
         self.step += 1
+
+    def record(self, terms: dict[str, float], total: int, log: str, keep: set[int], keep_name: str) -> None:
+        """After `update`: the loss terms averaged into the log every 10 steps, the checkpoint, and the
+        EMA kept as `<keep_name>_<step>.pt` at the steps in `keep`."""
+        for name, value in terms.items():
+            self.terms[name] = self.terms.get(name, 0.0) + value
+        self.terms_n += 1
+        if self.step % 10 == 0 or self.step == total:
+            C.log_line(log, f"step {self.step} " + " ".join(f"{name} {value / self.terms_n:.4f}" for name, value in self.terms.items())
+                       + f" lr {self.lr:.2e} elapsed {time.time() - self.started:.0f}s")
+            self.terms, self.terms_n = {}, 0
+        self.checkpoint(now=self.step == total or self.step in keep)
+        if self.step in keep:
+            C.save_atomic({"ema": self.ema.shadow, "step": self.step}, os.path.join(C.CACHE, f"{keep_name}_{self.step:05d}.pt"))
 
     def checkpoint(self, now: bool = False) -> None:
         """Saves when `checkpoint_s` has passed since the last save, or `now`."""
