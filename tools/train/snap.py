@@ -337,14 +337,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    if a.cmd == "pairs":
-        make_pairs(a)
-    elif a.cmd == "tune":
-        tune(a)
-    elif a.cmd == "check":
-        check(a)
-    else:
-        show(a)
+    {"pairs": make_pairs, "tune": tune, "check": check, "show": show}[a.cmd](a)
 
 
 if __name__ == "__main__":
