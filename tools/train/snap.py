@@ -5,7 +5,8 @@
   python3 tools/train/decoder.py tune --pairs ~/.cache/mmdit-train/snap_pairs.pt --out ~/.cache/mmdit-train/vae_snap.pt
   python3 tools/train/snap.py show --pairs <pairs.pt> --grid-out /tmp/snap.png   pictures beside their snapped scenes
   python3 tools/train/snap.py check --count 600               the snapper gives back ground-truth scenes
-  python3 tools/train/snap.py tune --pairs <pairs.pt>         the denoiser taught to land on snapped scenes
+  python3 tools/train/snap.py tune --pairs <pairs.pt> [--states 4,5]
+                                                 the denoiser taught to land on snapped scenes (from the given states)
 
 The shipped sampler lays out the right objects more often than the detector sees them: it draws
 them as lumpy blobs that match no template at IoU 0.5 (README, runs 16–19). Run 17 tuned the decoder
@@ -248,15 +249,19 @@ def tune(a) -> None:
     run = StudentTraining(student, os.path.join(C.CACHE, "snap_dit.pt"), a.lr, a.ema, a.seed + 3, a.resume, 240.0)
     rng, gen = run.rng, run.gen
     ctx_u, pooled_u = conds([""])
-    n_steps = states.shape[1]
-    sig_rows = torch.tensor(sig[:n_steps], dtype=torch.float32)
+    # Which of each trajectory's states train (default all); the anchor rows still cover every state.
+    use = list(range(states.shape[1])) if a.states is None else a.states
+    if not use or any(not 0 <= k < states.shape[1] for k in use):
+        raise SystemExit(f"--states: indices in 0…{states.shape[1] - 1} (the pairs' trajectories have {states.shape[1]} states), got {use}")
+    n_steps = len(use)
+    sig_rows = torch.tensor([sig[k] for k in use], dtype=torch.float32)
     a.anchor_guidance = a.guidance
-    C.log_line(log, f"snap tune: {states.shape[0]} pairs ({per}), batch {a.batch} x {n_steps} states + {a.anchor_rows} anchor "
+    C.log_line(log, f"snap tune: {states.shape[0]} pairs ({per}), batch {a.batch} x states {use} + {a.anchor_rows} anchor "
                     f"trajectories, lr {a.lr}, {a.tune_steps} steps")
     while run.step < a.tune_steps:
         run.schedule(a.tune_steps, a.lr, 20)
         j = rng.choice(states.shape[0], size=a.batch, p=pair_p)
-        x = states[j].float().reshape(-1, 16, 8, 8)
+        x = states[j][:, use].float().reshape(-1, 16, 8, 8)
         sigma = sig_rows.repeat(a.batch)
         ctx, pooled = conds([caps[i] for i in j])
         ctx, pooled = ctx.repeat_interleave(n_steps, 0), pooled.repeat_interleave(n_steps, 0)
@@ -327,6 +332,8 @@ def main() -> None:
     ap.add_argument("--show", type=int, default=32)
     ap.add_argument("--tune-steps", type=int, default=300, help="tune: training steps")
     ap.add_argument("--batch", type=int, default=16, help="tune: snapped trajectories per step")
+    ap.add_argument("--states", type=lambda t: [int(x) for x in t.split(",")], default=None,
+                    help="tune: which states of each trajectory train, 0 = pure noise (default all)")
     ap.add_argument("--anchor-rows", type=int, default=8, help="tune: teacher trajectories per step (reward.py's anchor rows)")
     ap.add_argument("--anchor-weight", type=float, default=1.0)
     ap.add_argument("--lr", type=float, default=1e-4)
