@@ -236,6 +236,10 @@ def tune(a) -> None:
     if "states" not in d:
         raise SystemExit("snap.py tune needs pairs with their sampler states (snap.py pairs writes them)")
     states, caps, sig = d["states"], d["captions"], d["sigmas"]
+    # Which of each trajectory's states train (default all); the anchor rows still cover every state.
+    use = list(range(states.shape[1])) if a.states is None else a.states
+    if not use or any(not 0 <= k < states.shape[1] for k in use):
+        raise SystemExit(f"--states: indices in 0…{states.shape[1] - 1} (the pairs' trajectories have {states.shape[1]} states), got {use}")
     stats = C.load_json(os.path.join(C.CACHE, "vae_stats.json"))
     encoder = load_encoder()
     with torch.no_grad():
@@ -249,10 +253,6 @@ def tune(a) -> None:
     run = StudentTraining(student, os.path.join(C.CACHE, "snap_dit.pt"), a.lr, a.ema, a.seed + 3, a.resume, 240.0)
     rng, gen = run.rng, run.gen
     ctx_u, pooled_u = conds([""])
-    # Which of each trajectory's states train (default all); the anchor rows still cover every state.
-    use = list(range(states.shape[1])) if a.states is None else a.states
-    if not use or any(not 0 <= k < states.shape[1] for k in use):
-        raise SystemExit(f"--states: indices in 0…{states.shape[1] - 1} (the pairs' trajectories have {states.shape[1]} states), got {use}")
     n_steps = len(use)
     sig_rows = torch.tensor([sig[k] for k in use], dtype=torch.float32)
     a.anchor_guidance = a.guidance

@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common as C  # noqa: E402
+from train import load_stage2  # noqa: E402
 
 
 def parse_part(text: str) -> tuple[str, float]:
@@ -36,10 +37,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     parts = [parse_part(p) for p in a.parts]
-    states = []
-    for path, _ in parts:
-        ck = torch.load(path, map_location="cpu")
-        states.append(ck["ema"] if "ema" in ck else ck["model"])
+    states = [load_stage2(path)[0].state_dict() for path, _ in parts]
     keys = set(states[0])
     for (path, _), s in zip(parts, states):
         if set(s) != keys or any(s[k].shape != states[0][k].shape for k in keys):
